@@ -1,0 +1,49 @@
+# The newcomer's two commands: `make demo` and `make test` (see README.md).
+PYTHON  ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+DATA    ?= var/demo
+PORT    ?= 8080
+PYTEST_ARGS ?=
+
+# Debian packages the tests use as real parts (browser, antivirus, PDF checks, monitoring, fonts, test hosts).
+DEBS := chromium clamav-daemon poppler-utils prometheus prometheus-node-exporter prometheus-alertmanager \
+        fonts-liberation fonts-dejavu-core libreoffice-writer-nogui sqlite3 python3-venv \
+        mmdebstrap systemd-container nftables iproute2 openssh-client apt-cacher-ng borgbackup
+
+.PHONY: demo test venv debs lint bench clean
+
+$(BIN)/vanban: pyproject.toml
+	@dpkg -s python3-venv >/dev/null 2>&1 || ! command -v apt-get >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,ops]'
+	@touch $@
+
+venv: $(BIN)/vanban
+
+# Installs only what is missing, so a warm machine pays one dpkg query.
+debs:
+	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+demo: venv
+	$(BIN)/vanban --data $(DATA) demo --if-empty
+	$(BIN)/vanban --data $(DATA) serve --port $(PORT)
+
+test: venv debs
+	$(BIN)/ruff check app tests
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check app tests
+
+bench: venv
+	$(BIN)/python tests/perf/bench_web.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
