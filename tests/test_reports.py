@@ -26,6 +26,7 @@ from vanban.reports import (
     render_xlsx,
 )
 from vanban.reports.pdf import FONT_CANDIDATES, covers_vietnamese
+from vanban.reports.table import scaled_widths
 
 PROBE = "Quyết định về việc giao đất đai tại Đồng Nai; Thượng khẩn; Hỏa tốc; Tuyệt mật"
 AGENCY = "Văn phòng HĐND và UBND huyện Long Thành"
@@ -386,3 +387,27 @@ def test_header_block_is_optional_and_portrait_works():
     report.header = HeaderBlock(AGENCY, motto=False)
     text = pdftotext(render_pdf(report))
     assert "CỘNG HÒA" not in text and "VĂN PHÒNG HĐND VÀ UBND" in text
+
+
+def test_narrow_columns_break_at_hyphens_and_never_fail():
+    columns = [Column("n", "Số, ký hiệu", 14), Column("t", "Tên", 1), Column("x", "Ngắn", 20, wrap=False),
+               Column("s", "Trích yếu", 120)]
+    rows = [{"n": "1234/QĐ-UBND-VPĐKĐĐ", "t": "Đồng Nai", "x": "Một dòng rất dài bị cắt bớt ở cuối", "s": PROBE}]
+    pdf = render_pdf(Report("Cột hẹp", columns, rows, orientation="portrait"))
+    raw = subprocess.run(["pdftotext", "-raw", "-", "-"], input=pdf, capture_output=True, check=True)
+    lines = raw.stdout.decode().splitlines()
+    assert "QĐ-" in lines and "UBND-" in lines  # broken after '-' or '/', not inside a word
+    assert any(line.startswith("Một dòng") and "…" in line for line in lines)
+    assert "ở cuối" not in raw.stdout.decode()  # wrap=False: cut to one line
+    assert [round(w, 1) for w in scaled_widths(columns, 175)][1] == 8.0
+    assert round(sum(scaled_widths(columns, 175)), 6) == 175
+    assert scaled_widths([Column(str(i), "x", 1) for i in range(40)], 175) == [175 / 40] * 40
+
+
+def test_tracking_book_describes_the_document():
+    report = registers.tracking_book(tracking_rows(3), AGENCY)
+    assert report.rows[0]["doc_description"] == (
+        "Quyết định số 01/QĐ-UBND ngày 31/12/2025 của UBND tỉnh Đồng Nai")
+    assert report.subtitles == []  # no period given: no empty line
+    own = registers.tracking_book([{"doc_description": "Tự ghi", "type_name": "Công văn"}], AGENCY)
+    assert own.rows[0]["doc_description"] == "Tự ghi"

@@ -100,7 +100,7 @@ def _category_label_lines(pdf, text, width, max_lines=3):
 
 
 ROTATE_BELOW_MM = 14.0  # narrower category slots get vertical labels
-ROTATED_LABEL_MM = 38.0
+ROTATED_LABEL_MM = 30.0
 
 
 def _draw_axes_chart(pdf, chart, x, top, w, h):

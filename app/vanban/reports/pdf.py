@@ -210,6 +210,7 @@ class _TableWriter:
         self.widths = scaled_widths(report.columns, printable_width(report.orientation))
         self.aligns = [c.pdf_align for c in report.columns]
         self.wraps = [c.wrap for c in report.columns]
+        self._header = None
 
     @property
     def bottom(self):
@@ -239,10 +240,11 @@ class _TableWriter:
         return [self._lines(t, w, wrap) for t, w, wrap in zip(texts, self.widths, wraps, strict=True)]
 
     def _header_height(self):
-        self.pdf.use("B", HEAD_PT)
-        lines = self._cell_lines([c.header for c in self.report.columns], [True] * len(self.widths))
-        h = max(len(cell) for cell in lines) * LINE_MM + 2 * PAD_Y
-        return lines, h
+        if self._header is None:  # measured once: it is redrawn on every page and checked for every row
+            self.pdf.use("B", HEAD_PT)
+            lines = self._cell_lines([c.header for c in self.report.columns], [True] * len(self.widths))
+            self._header = lines, max(len(cell) for cell in lines) * LINE_MM + 2 * PAD_Y
+        return self._header
 
     def _draw_header(self):
         lines, h = self._header_height()

@@ -228,10 +228,27 @@ def printable_width(orientation: str) -> float:
     return page_w - MARGINS_MM["left"] - MARGINS_MM["right"]
 
 
+MIN_COLUMN_MM = 8.0  # room for "(10)" and one wide letter after the cell padding
+
+
 def scaled_widths(columns, total_mm: float) -> list[float]:
-    """Column widths scaled proportionally so the table spans exactly the printable width."""
-    declared = sum(c.width_mm for c in columns)
-    return [c.width_mm * total_mm / declared for c in columns]
+    """Column widths scaled proportionally so the table spans exactly the printable width.
+
+    Columns that would come out narrower than MIN_COLUMN_MM get that minimum and the others share the rest,
+    so no text is ever drawn over a neighbouring cell.
+    """
+    declared = [c.width_mm for c in columns]
+    floor = min(MIN_COLUMN_MM, total_mm / len(declared))
+    pinned = [False] * len(declared)
+    while True:
+        free = total_mm - floor * sum(pinned)
+        flexible = sum(w for w, pin in zip(declared, pinned, strict=True) if not pin)
+        widths = [floor if pin else w * free / flexible for w, pin in zip(declared, pinned, strict=True)]
+        too_narrow = [i for i, w in enumerate(widths) if not pinned[i] and w < floor - 1e-9]
+        if not too_narrow:
+            return widths
+        for i in too_narrow:
+            pinned[i] = True
 
 
 def row_texts(report: Report, row) -> list[str]:
