@@ -133,7 +133,9 @@ class Report:
         # Accept generators and peewee's .dicts() cursors; render twice (PDF and XLSX) from one list.
         self.rows = list(self.rows or ())
         self.columns = list(self.columns)
-        self.subtitles = [s for s in self.subtitles if s]
+        self.title = format_value(self.title)
+        self.subtitles = [format_value(s) for s in self.subtitles if s]
+        self.notes = [format_value(n) for n in self.notes if n]
         if not self.columns:
             raise ReportError("report.no_columns", "Báo cáo phải có ít nhất một cột.")
         keys = [c.key for c in self.columns]
