@@ -1,0 +1,1 @@
+"""JSON API under /api/v1, described by openapi.py (served at /api/openapi.json)."""

@@ -1,0 +1,247 @@
+"""The `vanban` command line: init, migrate, create-agency, create-user, demo, serve, worker, audit verify."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from .errors import DomainError
+from .settings import load_settings
+
+# Subsystems that add their own sub-commands through register(subparsers).
+PLUGINS = ["vanban.signing.cli"]
+
+
+def _context(args, **kw):
+    from .runtime import build_context
+
+    return build_context(args.settings, **kw)
+
+
+def _read_password(args) -> str:
+    if getattr(args, "password_file", None):
+        return Path(args.password_file).read_text(encoding="utf-8").strip()
+    if os.environ.get("VANBAN_PASSWORD"):
+        return os.environ["VANBAN_PASSWORD"]
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().strip()
+    first = getpass.getpass("Mật khẩu: ")
+    if first != getpass.getpass("Nhập lại: "):
+        raise DomainError("Hai lần nhập mật khẩu không khớp.", code="password_mismatch")
+    return first
+
+
+def cmd_migrate(args) -> int:
+    from .clock import SystemClock
+    from .models import init_database, migrations
+
+    args.settings.data_path.mkdir(parents=True, exist_ok=True)
+    init_database(args.settings.db_path)
+    applied = migrations.migrate(SystemClock().local())
+    print(f"schema at version {migrations.current_version()}" + (f" (applied {applied})" if applied else ""))
+    return 0
+
+
+def cmd_init(args) -> int:
+    for sub in ("blobs", "tmp", "pki"):
+        (args.settings.data_path / sub).mkdir(parents=True, exist_ok=True)
+    os.chmod(args.settings.data_path, 0o750)
+    return cmd_migrate(args)
+
+
+def cmd_create_agency(args) -> int:
+    from .core import agencies
+
+    ctx = _context(args)
+    a = agencies.create_agency(ctx.clock.now(), None, code=args.code, name=args.name,
+                               abbreviation=args.abbreviation, old_code=args.old_code, parent_code=args.parent_code)
+    print(f"created agency {a.code} ({a.name})")
+    return 0
+
+
+def cmd_create_user(args) -> int:
+    from .core import accounts, agencies
+    from .models.schema import Department
+
+    ctx = _context(args)
+    agency = agencies.get_agency(args.agency)
+    dept = None
+    if args.department:
+        dept = Department.get_or_none((Department.agency == agency) & (Department.abbreviation == args.department))
+        if dept is None:
+            raise DomainError(f"Không có phòng ban {args.department} trong {agency.code}.", code="department_invalid")
+    user = accounts.create_user(ctx.clock.now(), None, agency, username=args.username, full_name=args.full_name,
+                                password=_read_password(args), roles=args.roles, department=dept,
+                                position=args.position or "")
+    print(f"created user {user.username} ({user.roles}) in {agency.code}")
+    return 0
+
+
+def cmd_reset_password(args) -> int:
+    from .core import accounts
+    from .models.schema import User
+
+    ctx = _context(args)
+    user = User.get_or_none(User.username == args.username)
+    if user is None:
+        raise DomainError(f"Không có người dùng {args.username}.", code="user_not_found")
+    accounts.set_password(ctx.clock.now(), None, user, _read_password(args))
+    print(f"password of {user.username} changed; their sessions were closed")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import seed
+    from .models.schema import Agency
+
+    cmd_init(args)
+    settings = args.settings.replace(jobs_immediate=True, antivirus_required=False)
+    args.settings = settings
+    ctx = _context(args)
+    logins_file = settings.data_path / "demo-logins.json"
+    if args.if_empty and Agency.select().exists():
+        print("demo data already present")
+    else:
+        print(f"seeding the demo province with {args.documents} documents ...")
+        logins = seed(ctx, documents=args.documents)
+        logins_file.write_text(json.dumps(logins, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.chmod(logins_file, 0o600)
+    if logins_file.exists():
+        logins = json.loads(logins_file.read_text(encoding="utf-8"))
+        print("demo logins (user: password):")
+        for user, password in logins.items():
+            print(f"  {user:22} {password}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    """Development server: gunicorn with the production worker model, on loopback, plain HTTP."""
+    from gunicorn.app.base import BaseApplication
+
+    from .antivirus import make_scanner
+
+    settings = args.settings.replace(cookie_secure=False, jobs_immediate=True)
+    if not make_scanner(settings).ping():
+        print(f"clamd not reachable at {settings.clamd_socket!r}: scanning disabled for this development server")
+        settings = settings.replace(clamd_socket="", antivirus_required=False)
+
+    class Dev(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{args.host}:{args.port}")
+            self.cfg.set("workers", 1)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", 4)
+
+        def load(self):
+            from .web.app import create_app
+
+            return create_app(settings)
+
+    print(f"serving on http://{args.host}:{args.port}/")
+    Dev().run()
+    return 0
+
+
+def cmd_worker(args) -> int:
+    from huey.consumer import Consumer
+
+    ctx = _context(args)
+    Consumer(ctx.jobs.huey, workers=1, worker_type="thread").run()
+    return 0
+
+
+def cmd_audit_verify(args) -> int:
+    from .core import audit
+    from .models import database
+
+    _context(args, readonly=True)
+    problems = audit.verify()
+    count = database.execute_sql("SELECT count(*) FROM audit_entry").fetchone()[0]
+    if problems:
+        for p in problems:
+            print(f"TAMPERED: {p}")
+        return 1
+    print(f"audit log intact: {count} entries")
+    return 0
+
+
+def cmd_health(args) -> int:
+    from .models import database, migrations
+
+    _context(args, readonly=True)
+    result = database.execute_sql("PRAGMA quick_check").fetchone()[0]
+    print(json.dumps({"schema": migrations.current_version(), "quick_check": result}))
+    return 0 if result == "ok" else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vanban", description="Quản lý văn bản và điều hành")
+    p.add_argument("--config", help="TOML settings file (default: $VANBAN_CONFIG)")
+    p.add_argument("--data", help="data directory (overrides the data_dir setting)")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("init", help="create the data directory and the schema").set_defaults(func=cmd_init)
+    sub.add_parser("migrate", help="apply pending schema migrations").set_defaults(func=cmd_migrate)
+    a = sub.add_parser("create-agency", help="add an agency hosted on this server")
+    a.add_argument("--code", required=True)
+    a.add_argument("--name", required=True)
+    a.add_argument("--abbreviation", required=True)
+    a.add_argument("--old-code")
+    a.add_argument("--parent-code")
+    a.set_defaults(func=cmd_create_agency)
+    u = sub.add_parser("create-user", help="add a user (password from --password-file, $VANBAN_PASSWORD or stdin)")
+    u.add_argument("--agency", required=True)
+    u.add_argument("--username", required=True)
+    u.add_argument("--full-name", required=True)
+    u.add_argument("--roles", required=True, help="comma separated: admin,clerk,leader,unit_head,specialist")
+    u.add_argument("--department", help="department abbreviation")
+    u.add_argument("--position")
+    u.add_argument("--password-file")
+    u.set_defaults(func=cmd_create_user)
+    r = sub.add_parser("reset-password", help="set a new password and close the user's sessions")
+    r.add_argument("username")
+    r.add_argument("--password-file")
+    r.set_defaults(func=cmd_reset_password)
+    d = sub.add_parser("demo", help="seed the demo province")
+    d.add_argument("--if-empty", action="store_true", help="do nothing when agencies exist already")
+    d.add_argument("--documents", type=int, default=300)
+    d.set_defaults(func=cmd_demo)
+    s = sub.add_parser("serve", help="development server")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8080)
+    s.set_defaults(func=cmd_serve)
+    sub.add_parser("worker", help="run the background job consumer").set_defaults(func=cmd_worker)
+    au = sub.add_parser("audit", help="audit log")
+    au_sub = au.add_subparsers(dest="audit_command", required=True)
+    au_sub.add_parser("verify", help="check the hash chain").set_defaults(func=cmd_audit_verify)
+    sub.add_parser("health", help="quick database check").set_defaults(func=cmd_health)
+    for name in PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "register"):
+            module.register(sub)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.settings = load_settings(args.config, data_dir=args.data)
+        args.data = str(args.settings.data_path)
+        return args.func(args)
+    except DomainError as exc:
+        print(f"lỗi: {exc.message} [{exc.code}]", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as exc:
+        print(f"lỗi: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Use cases. No Falcon imports here: web/ and api/ call these, these call models/."""

@@ -1,0 +1,18 @@
+"""Counts behind the business gauges."""
+from __future__ import annotations
+
+from datetime import date
+
+from peewee import Case, fn
+
+from ..models.schema import Agency, Document
+
+
+def document_gauges(today: date | None = None):
+    today = today or date.today()
+    open_docs = Document.status.in_(("registered", "presented", "in_progress"))
+    overdue = Case(None, [((Document.deadline < today), 1)], 0)
+    q = (Agency.select(Agency.code, fn.COUNT(Document.id), fn.COALESCE(fn.SUM(overdue), 0))
+         .join(Document, on=((Document.agency == Agency.id) & open_docs), join_type="LEFT OUTER")
+         .group_by(Agency.code).tuples())
+    return list(q)

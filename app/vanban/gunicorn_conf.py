@@ -1,0 +1,40 @@
+"""Production gunicorn settings, read from vanban settings (VANBAN_CONFIG / VANBAN_* variables)."""
+import os
+import shutil
+from pathlib import Path
+
+from vanban.settings import load_settings
+
+_s = load_settings()
+bind = _s.bind
+workers = int(_s.workers)
+# gthread: a few threads per worker keep slow clients (old PCs, poor links) from blocking a whole worker;
+# SQLite releases the GIL during I/O.
+worker_class = "gthread"
+threads = int(_s.threads)
+timeout = 60
+graceful_timeout = 20
+keepalive = 5
+max_requests = 5000  # recycle workers now and then: long-lived processes on old servers creep in memory
+max_requests_jitter = 500
+# Log requests without the query string: search terms can be personal data.
+accesslog = "-"
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+errorlog = "-"
+forwarded_allow_ips = "127.0.0.1,::1"
+
+# prometheus-client multiprocess mode: every worker writes its counters to files in this directory, which is
+# emptied at start so values of dead processes from an earlier run do not linger.
+_metrics_dir = Path(_s.data_dir) / "metrics"
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_metrics_dir))
+
+
+def on_starting(server):
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    _metrics_dir.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

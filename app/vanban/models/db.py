@@ -1,0 +1,38 @@
+"""The one database object, configured late (nothing opens at import)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from peewee import SqliteDatabase
+
+# WAL lets readers run beside the single writer; synchronous=FULL makes an acknowledged commit survive a
+# power cut (NORMAL in WAL mode may lose the last transactions). busy_timeout queues writers instead of
+# failing them; foreign keys are off by default in SQLite and must be switched on per connection.
+PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": "full",
+    "foreign_keys": 1,
+    "busy_timeout": 10000,
+    "cache_size": -16000,  # 16 MB page cache per connection: old servers, several workers
+    "temp_store": "memory",
+}
+
+database = SqliteDatabase(None)
+
+
+def init_database(path: str | Path, *, readonly: bool = False) -> SqliteDatabase:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pragmas = dict(PRAGMAS)
+    if readonly:
+        pragmas["query_only"] = 1
+    # check_same_thread=False: gthread workers hand a connection to one thread at a time (peewee keeps one
+    # connection per thread), never to two at once.
+    database.init(str(path), pragmas=pragmas, timeout=10, check_same_thread=False)
+    return database
+
+
+def write_transaction():
+    """A write transaction that takes the write lock first (BEGIN IMMEDIATE), so a read-then-write use case
+    never fails halfway with SQLITE_BUSY when another writer got there between the read and the write."""
+    return database.atomic("IMMEDIATE")

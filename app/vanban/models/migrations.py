@@ -1,0 +1,47 @@
+"""Versioned schema migrations, run by `vanban migrate` (one transaction each)."""
+from __future__ import annotations
+
+from .db import database, write_transaction
+from .schema import ALL_MODELS, SchemaVersion
+
+# One row per document; the columns hold folded text (text.fold), so FTS5 never sees a diacritic or đ.
+# `scope` holds filter tokens (agency, type, register, confidentiality) that FTS5 intersects cheaply.
+FTS_DDL = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS document_fts USING fts5("
+    "subject, notation, issuer, body, scope, tokenize = 'unicode61', detail = 'full')"
+)
+
+
+def _v1():
+    database.create_tables(ALL_MODELS)
+    database.execute_sql(FTS_DDL)
+    database.execute_sql(
+        "CREATE INDEX IF NOT EXISTS assignment_open_deadline ON assignment(deadline) WHERE status != 'done'"
+    )
+
+
+MIGRATIONS = [(1, _v1)]
+LATEST = MIGRATIONS[-1][0]
+
+
+def current_version() -> int:
+    if not database.table_exists("schema_version"):
+        return 0
+    row = SchemaVersion.select().order_by(SchemaVersion.version.desc()).first()
+    return row.version if row else 0
+
+
+def migrate(now) -> list[int]:
+    """Apply pending migrations; refuse a database from a newer release."""
+    applied = []
+    version = current_version()
+    if version > LATEST:
+        raise RuntimeError(f"database schema {version} is newer than this release ({LATEST}); upgrade vanban")
+    for number, step in MIGRATIONS:
+        if number <= version:
+            continue
+        with write_transaction():
+            step()
+            SchemaVersion.create(version=number, applied_at=now)
+        applied.append(number)
+    return applied

@@ -1,0 +1,97 @@
+"""Settings are a documented table: every knob has a default and a help text (README lists them all).
+
+Values come from, in order: the defaults below, a TOML file (``VANBAN_CONFIG`` or ``--config``), then
+environment variables ``VANBAN_<NAME>``.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: object
+    help: str
+
+
+SETTINGS = [
+    Setting("data_dir", "/var/lib/vanban", "Data directory: vanban.db, blobs/, huey.db, pki/, tmp/."),
+    Setting("role", "node", "`node` (hosts agencies) or `hub` (provincial directory and relay)."),
+    Setting("bind", "127.0.0.1:8080", "Address gunicorn binds to (host:port or unix:/path); nginx sits in front."),
+    Setting("workers", 2, "gunicorn worker processes."),
+    Setting("threads", 4, "Threads per gunicorn worker (gthread)."),
+    Setting("timezone", "Asia/Ho_Chi_Minh", "Time zone of deadlines, registers and the working day."),
+    Setting("max_upload_mb", 50, "Largest accepted request body in MB; larger uploads are refused before reading."),
+    Setting("clamd_socket", "/run/clamav/clamd.ctl",
+            "clamd Unix socket (or host:port) for INSTREAM scans; empty string disables scanning."),
+    Setting("antivirus_required", True,
+            "Refuse uploads when clamd is unreachable (fail closed). The demo turns this off."),
+    Setting("session_hours", 10, "Idle lifetime of a login session in hours."),
+    Setting("login_max_failures", 5, "Failed logins per user name or address within 15 minutes before throttling."),
+    Setting("cookie_secure", True, "Send the session cookie only over HTTPS (off for the loopback demo)."),
+    Setting("metrics_enabled", True, "Expose /metrics (Prometheus); nginx publishes it only to the hub."),
+    Setting("jobs_immediate", False, "Run background jobs inline (tests, demo without a worker)."),
+    Setting("search_candidates", 200, "Newest matches reranked per search; bounds search cost on big stores."),
+]
+
+_DEFAULTS = {s.name: s.default for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    values: dict = field(default_factory=dict)
+
+    def __getattr__(self, name):
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.values["data_dir"])
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_path / "vanban.db"
+
+    def replace(self, **changes) -> "Settings":
+        unknown = set(changes) - set(_DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        return Settings({**self.values, **changes})
+
+
+def _coerce(name: str, raw: str):
+    default = _DEFAULTS[name]
+    if isinstance(default, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    return raw
+
+
+def load_settings(config_file: str | os.PathLike | None = None, environ=None, **overrides) -> Settings:
+    """Build settings from defaults, the TOML file, the environment and explicit overrides."""
+    environ = os.environ if environ is None else environ
+    values = dict(_DEFAULTS)
+    config_file = config_file or environ.get("VANBAN_CONFIG")
+    if config_file:
+        with open(config_file, "rb") as fh:
+            data = tomllib.load(fh)
+        unknown = set(data) - set(_DEFAULTS)
+        if unknown:
+            raise ValueError(f"{config_file}: unknown settings {', '.join(sorted(unknown))}")
+        values.update(data)
+    for name in _DEFAULTS:
+        raw = environ.get(f"VANBAN_{name.upper()}")
+        if raw is not None:
+            values[name] = _coerce(name, raw)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if values["role"] not in ("node", "hub"):
+        raise ValueError(f"role must be 'node' or 'hub', not {values['role']!r}")
+    return Settings(values)

@@ -1,0 +1,26 @@
+"""Every URL of the web UI and the API, in one place."""
+from __future__ import annotations
+
+from ..api import resources as api
+from .resources import admin, auth, documents, inbox, reports, search, system
+
+
+def add_routes(app, ctx, templates):
+    page = {"ctx": ctx, "templates": templates}
+    app.add_route("/healthz", system.Health(ctx))
+    app.add_route("/metrics", system.Metrics(ctx))
+    app.add_route("/login", auth.Login(**page))
+    app.add_route("/logout", auth.Logout(**page))
+    app.add_route("/", inbox.Home(**page))
+    app.add_route("/inbox", inbox.Inbox(**page))
+    app.add_route("/documents", documents.Documents(**page))
+    app.add_route("/documents/new", documents.NewDocument(**page))
+    app.add_route("/documents/{doc_id:int}", documents.DocumentPage(**page))
+    app.add_route("/documents/{doc_id:int}/{action}", documents.DocumentAction(**page))
+    app.add_route("/attachments/{attachment_id:int}", documents.AttachmentDownload(**page))
+    app.add_route("/search", search.Search(**page))
+    app.add_route("/reports", reports.ReportsIndex(**page))
+    app.add_route("/reports/{name}", reports.Report(**page))
+    app.add_route("/admin", admin.Admin(**page))
+    app.add_route("/admin/{section}", admin.AdminSection(**page))
+    api.add_routes(app, ctx)
