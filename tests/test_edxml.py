@@ -359,7 +359,7 @@ def test_200mb_package_refused_from_its_length(pki, package_bytes, tmp_path):
         f.truncate(HUGE)  # sparse: the size is what matters, nothing is read
     with open(path, "rb") as f:
         refused("too_large", f, pki)
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 2.0
 
 
 class LazyPackage(io.RawIOBase):

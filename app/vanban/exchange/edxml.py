@@ -44,6 +44,7 @@ from lxml import etree
 
 from . import dsig
 from .codes import (
+    VN_TZ,
     BusinessDocType,
     EdxmlError,
     format_date,
@@ -112,10 +113,20 @@ class ResponseFor:
     document_id: str = ""
 
 
+def _aware(obj, name: str) -> None:
+    """Naive datetimes are Vietnam local time (what the axis means); keep them aware so they compare."""
+    value = getattr(obj, name)
+    if value.tzinfo is None:
+        object.__setattr__(obj, name, value.replace(tzinfo=VN_TZ))
+
+
 @dataclass(frozen=True)
 class TraceHeader:
     organ_id: str
     timestamp: datetime
+
+    def __post_init__(self):
+        _aware(self, "timestamp")
 
 
 @dataclass(frozen=True)
@@ -194,6 +205,7 @@ class StatusMessage:
 
     def __post_init__(self):
         _tuples(self, "unknown_elements")
+        _aware(self, "timestamp")
 
 
 def document_id(organ_id: str, promulgation_date: date, code_number: str, code_notation: str) -> str:
@@ -415,12 +427,16 @@ def _check_status(msg: StatusMessage) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- parsing
-def _ours(el: etree._Element, name: str) -> bool:
-    """edXML element ``name``; packages without a namespace are accepted too (some integrators send them)."""
-    if not isinstance(el.tag, str):
+def _named(el: etree._Element, name: str, *namespaces: str | None) -> bool:
+    if not isinstance(el.tag, str):  # processing instructions have a function as tag
         return False
     qname = etree.QName(el)
-    return qname.localname == name and qname.namespace in (NS, None)
+    return qname.localname == name and qname.namespace in namespaces
+
+
+def _ours(el: etree._Element, name: str) -> bool:
+    """edXML element ``name``; packages without a namespace are accepted too (some integrators send them)."""
+    return _named(el, name, NS, None)
 
 
 class _Reader:
@@ -432,8 +448,7 @@ class _Reader:
         self.seen: set[etree._Element] = {root}
 
     def children(self, parent, name: str, ns: str | None = None) -> list[etree._Element]:
-        found = [c for c in parent if (etree.QName(c).localname == name and etree.QName(c).namespace == ns)
-                 ] if ns else [c for c in parent if _ours(c, name)]
+        found = [c for c in parent if (_ours(c, name) if ns is None else _named(c, name, ns))]
         self.seen.update(found)
         return found
 
@@ -854,6 +869,8 @@ def _remaining_size(stream: BinaryIO) -> int | None:
 def _feed(parser: etree.XMLParser, data: bytes | bytearray | BinaryIO, max_bytes: int) -> None:
     """Size first, then DOCTYPE, then the parser: a 270 MB package is refused from its length alone."""
     limit_msg = f"Gói tin vượt quá {max_bytes // (1024 * 1024)} MB"
+    if isinstance(data, str):
+        raise TypeError("edXML must be given as bytes or a binary file, not str")
     if isinstance(data, (bytes, bytearray)):
         if len(data) > max_bytes:
             raise _too_large(limit_msg)
@@ -950,6 +967,7 @@ def parse(data: bytes | bytearray | BinaryIO, *, trusted_certs: Sequence[x509.Ce
     result, info = state["result"], state["info"]
     unknown = state["unknown"] + target.unknown
     if isinstance(result, StatusMessage):
+        unknown += ["AttachmentEncoded/Attachment"] if target.attachments else []  # statuses carry no files
         return replace(result, unknown_elements=unknown, signature=info)
     attachments, verified = _match_attachments(state["manifest"], target.attachments,
                                                allow_undigested_attachments)
