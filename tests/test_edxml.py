@@ -42,6 +42,7 @@ from vanban.exchange import (
     parse_package,
     parse_status,
     parse_timestamp,
+    peek,
     status_label,
 )
 from vanban.exchange.codes import VN_TZ
@@ -540,6 +541,25 @@ def test_bare_envelope_without_wrapper_is_accepted(pki):
     data = build_status(status_message(), pki.key, pki.chain)
     root = etree.fromstring(data)
     assert parse_status(etree.tostring(root[0]), trusted_certs=[pki.ca]) == status_message()
+
+
+# ---------------------------------------------------------------------------------------------- peek
+def test_peek_addresses_a_refusal_for_a_tampered_package(pki, package_bytes):
+    tampered = package_bytes.replace("quý I năm 2024".encode(), "quý II năm 2024".encode())
+    refused("signature_invalid", tampered, pki)
+    seen = peek(tampered)  # unverified, but enough to send status 02 back to the claimed sender
+    assert (seen.kind, seen.from_organ_id, seen.document_id) == ("package", "H37.02", "H37.02,2024/03/05,05/UBND-VP")
+    assert seen.to_organ_ids == ("000.00.00.H41", "H41.20") and seen.code == "05/UBND-VP"
+    assert seen.promulgation_date == dt.date(2024, 3, 5)
+
+
+def test_peek_status_and_hostile_input(pki):
+    seen = peek(build_status(status_message(), pki.key, pki.chain))
+    assert (seen.kind, seen.from_organ_id, seen.to_organ_ids) == ("status", "000.00.00.H41", ("H37.02",))
+    with pytest.raises(EdxmlError, match="xml_entities"):
+        peek(XXE)
+    bad_id = build_package(full_package(), pki.key, pki.chain).replace(b">H37.02<", b">ubnd huyen<", 1)
+    assert peek(bad_id).from_organ_id == ""  # never route to an id that is not one
 
 
 # ---------------------------------------------------------------------------------------------- codes

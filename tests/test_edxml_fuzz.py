@@ -36,6 +36,7 @@ from vanban.exchange import (
     build_package,
     build_status,
     parse,
+    peek,
 )
 from vanban.exchange.codes import VN_TZ
 from vanban.exchange.edxml import NS
@@ -172,6 +173,10 @@ def mutated(draw):
 @given(mutated())
 def test_mutated_bytes_never_crash_the_parser(data):
     parse_or_refuse(data)
+    try:
+        peek(data, max_bytes=1 << 20)
+    except EdxmlError:
+        pass
 
 
 # ---------------------------------------------------------------------------------------------- signed mutations

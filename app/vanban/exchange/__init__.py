@@ -16,6 +16,8 @@ from .codes import (
 )
 from .dsig import SignatureInfo, load_pem_certs
 from .edxml import (
+    MAX_ATTACHMENT_BYTES,
+    MAX_BYTES,
     NS,
     Attachment,
     Business,
@@ -27,17 +29,20 @@ from .edxml import (
     StaffInfo,
     StatusMessage,
     TraceHeader,
+    Unverified,
     build_package,
     build_status,
     document_id,
     parse,
     parse_package,
     parse_status,
+    peek,
 )
 
 __all__ = [
-    "NS", "Attachment", "Business", "BusinessDocType", "EdxmlError", "Organization", "OtherInfo", "Package",
-    "Priority", "ResponseFor", "SignatureInfo", "SignerInfo", "StaffInfo", "StatusCode", "StatusMessage",
-    "TraceHeader", "build_package", "build_status", "document_id", "is_valid_organ_id", "load_pem_certs",
-    "new_to_old", "old_to_new", "parse", "parse_package", "parse_status", "parse_timestamp", "status_label",
+    "MAX_ATTACHMENT_BYTES", "MAX_BYTES", "NS", "Attachment", "Business", "BusinessDocType", "EdxmlError",
+    "Organization", "OtherInfo", "Package", "Priority", "ResponseFor", "SignatureInfo", "SignerInfo", "StaffInfo",
+    "StatusCode", "StatusMessage", "TraceHeader", "Unverified", "build_package", "build_status", "document_id",
+    "is_valid_organ_id", "load_pem_certs", "new_to_old", "old_to_new", "parse", "parse_package", "parse_status",
+    "parse_timestamp", "peek", "status_label",
 ]

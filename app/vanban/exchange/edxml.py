@@ -473,13 +473,13 @@ class _Reader:
         return value
 
     def unknown(self, limit: int = 50) -> list[str]:
+        """Top-most elements that were never read, as paths below the envelope."""
         out = []
         for el in self.root.iter():
-            parent = el.getparent()
-            if el not in self.seen and parent in self.seen and isinstance(el.tag, str):
-                out.append("/".join(etree.QName(a).localname for a in reversed(list(el.iterancestors()))
-                                    if a is not self.root) + "/" + etree.QName(el).localname)
-        return [p.lstrip("/") for p in out[:limit]]
+            if isinstance(el.tag, str) and el not in self.seen and el.getparent() in self.seen:
+                chain = [el, *el.iterancestors()][:-1]  # without the envelope itself
+                out.append("/".join(etree.QName(a).localname for a in reversed(chain)))
+        return out[:limit]
 
 
 def _int(r: _Reader, parent, name: str, default: int | None = None) -> int | None:
@@ -994,3 +994,72 @@ def parse_status(data: bytes | bytearray | BinaryIO, *, trusted_certs: Sequence[
     if not isinstance(result, StatusMessage):
         raise EdxmlError("not_status", "Đây là gói văn bản, không phải thông điệp trạng thái")
     return result
+
+
+# ---------------------------------------------------------------------------------------------- peeking
+@dataclass(frozen=True)
+class Unverified:
+    """Addressing facts read WITHOUT checking the signature. Use them only to route a package through a hub
+    or to address a refusal (status 02) to its claimed sender; never to register anything."""
+
+    kind: str  # "package" | "status"
+    from_organ_id: str  # "" when absent or not a valid organ id
+    to_organ_ids: tuple[str, ...]  # packages: To; statuses: ResponseFor/OrganId
+    document_id: str  # packages: DocumentId; statuses: ResponseFor/DocumentId
+    code: str = ""
+    promulgation_date: date | None = None
+
+
+class _Peeked(Exception):
+    """Stops the parser as soon as the envelope has been read."""
+
+
+def _valid_id(r: _Reader, parent) -> str:
+    value = r.text_of(r.child(parent, "OrganId"), limit=1000).upper() if parent is not None else ""
+    return value if is_valid_organ_id(value) else ""
+
+
+def _peek_envelope(env: etree._Element) -> Unverified:
+    r = _Reader(env)
+    header = r.child(env, "edXMLHeader")
+    mh = r.child(header, "MessageHeader") if header is not None else None
+    if mh is not None:
+        code = r.child(mh, "Code")
+        info = r.child(mh, "PromulgationInfo")
+        number, notation = (r.text(code, "CodeNumber"), r.text(code, "CodeNotation")) if code is not None else ("", "")
+        try:
+            day = _date(r, info, "PromulgationDate") if info is not None else None
+        except EdxmlError:
+            day = None
+        to_ids = [i for i in (_valid_id(r, to) for to in r.children(mh, "To")) if i]
+        return Unverified("package", _valid_id(r, r.child(mh, "From")), tuple(to_ids),
+                          r.text(mh, "DocumentId", limit=300), f"{number}/{notation}".strip("/"), day)
+    status = r.child(header, "Status") if header is not None else None
+    if status is None:
+        raise EdxmlError("not_edxml", "Không tìm thấy MessageHeader hay Status")
+    rf = r.child(status, "ResponseFor")
+    to_id = _valid_id(r, rf)
+    return Unverified("status", _valid_id(r, r.child(status, "From")), (to_id,) if to_id else (),
+                      r.text(rf, "DocumentId", limit=300) if rf is not None else "")
+
+
+def peek(data: bytes | bytearray | BinaryIO, *, max_bytes: int = MAX_BYTES) -> Unverified:
+    """Read the addressing part of a package or status message without verifying it (same XML hardening:
+    size cap, no DOCTYPE). Stops reading right after the envelope. Raises EdxmlError when even that fails."""
+    found: list[Unverified] = []
+
+    def on_envelope(envelope: etree._Element) -> None:
+        found.append(_peek_envelope(envelope))
+        raise _Peeked
+
+    parser = etree.XMLParser(target=_StreamTarget(max_bytes, on_envelope), resolve_entities=False,
+                             no_network=True, load_dtd=False, huge_tree=False)
+    try:
+        _feed(parser, data, max_bytes)
+    except _Peeked:
+        return found[0]
+    except EdxmlError:
+        raise
+    except (etree.LxmlError, ValueError) as exc:
+        raise EdxmlError("xml_malformed", "Gói tin không phải XML hợp lệ", str(exc)[:300]) from None
+    raise EdxmlError("not_edxml", "Không tìm thấy phong bì edXMLEnvelope")
