@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from peewee import JOIN
 
 from ..errors import Forbidden, Invalid, Throttled, Unauthenticated
 from ..models import write_transaction
@@ -144,7 +145,7 @@ def require_role(user: User, *roles: str) -> None:
 
 
 def agency_users(agency_id: int):
-    return (User.select(User, Department).join(Department, join_type="LEFT OUTER")
+    return (User.select(User, Department).join(Department, JOIN.LEFT_OUTER)
             .where((User.agency == agency_id) & (User.active == True))  # noqa: E712
             .order_by(User.full_name))
 

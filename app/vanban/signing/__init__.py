@@ -37,6 +37,7 @@ MESSAGES: dict[str, str] = {
     "number_invalid": "Số, ký hiệu văn bản không hợp lệ (ví dụ 05/UBND-VP, 15/QĐ-UBND).",
     "layout_invalid": "Vị trí chữ ký nằm ngoài trang hoặc không hợp lệ.",
     "image_invalid": "Ảnh chữ ký hoặc con dấu không đọc được (cần PNG).",
+    "tsa_failed": "Không lấy được dấu thời gian từ máy chủ cấp dấu thời gian (TSA).",
     "sign_failed": "Không ký được tệp PDF.",
     "convert_missing": "Không tìm thấy LibreOffice để chuyển DOCX sang PDF.",
     "convert_timeout": "Chuyển DOCX sang PDF quá thời gian cho phép.",

@@ -21,9 +21,15 @@ def make_templates() -> Environment:
     return env
 
 
-def create_app(settings, *, clock=None, scanner=None, jobs=None) -> falcon.App:
+class VanbanApp(falcon.App):
+    """falcon.App with the use-case context attached (tests swap its clock, scanner or jobs)."""
+
+    ctx = None
+
+
+def create_app(settings, *, clock=None, scanner=None, jobs=None) -> VanbanApp:
     ctx = build_context(settings, clock=clock, scanner=scanner, jobs=jobs)
-    app = falcon.App(middleware=[
+    app = VanbanApp(middleware=[
         middleware.MetricsMiddleware(),
         middleware.SecurityHeaders(),
         middleware.LimitMiddleware(settings.max_upload_mb * 1024 * 1024),
