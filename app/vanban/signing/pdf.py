@@ -26,6 +26,7 @@ from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from PIL import Image
 from pyhanko.pdf_utils import generic, layout
 from pyhanko.pdf_utils.content import ResourceType
@@ -38,6 +39,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers
 from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.general import get_pyca_cryptography_hash
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.settings import KeyUsageConstraints
@@ -161,14 +163,43 @@ def _png(data: bytes) -> Image.Image:
     return img.convert("RGBA")
 
 
+def _at_dpi(img: Image.Image, width_pt: float, height_pt: float, dpi: int = 300) -> Image.Image:
+    """Scans arrive at 600 dpi or more; 300 dpi at the printed size is print quality and keeps PDFs small."""
+    w, h = max(1, round(width_pt / 72 * dpi)), max(1, round(height_pt / 72 * dpi))
+    return img.resize((w, h), Image.LANCZOS) if img.width > w * 1.1 else img
+
+
+class _LoadedKeySigner(signers.SimpleSigner):
+    """pyHanko re-parses and re-validates the RSA key for every raw signature (~35 ms, twice per PDF).
+
+    The key is already a validated `cryptography` object, so RSA PKCS#1 v1.5 and ECDSA use it directly.
+    """
+
+    def __init__(self, key, **kwargs):
+        super().__init__(**kwargs)
+        self._key = key
+
+    def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+        try:
+            algo = self.get_signature_mechanism_for_digest(digest_algorithm).signature_algo
+        except ValueError:
+            algo = None
+        digest = get_pyca_cryptography_hash(digest_algorithm)
+        if algo == "rsassa_pkcs1v15" and isinstance(self._key, rsa.RSAPrivateKey):
+            return self._key.sign(data, padding.PKCS1v15(), digest)
+        if algo == "ecdsa" and isinstance(self._key, ec.EllipticCurvePrivateKey):
+            return self._key.sign(data, ec.ECDSA(digest))
+        return super().sign_raw(data, digest_algorithm)
+
+
 def _pyhanko_signer(signer: Signer) -> signers.SimpleSigner:
     def conv(cert):
         return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
     der = signer.key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                    serialization.NoEncryption())  # stays in memory, handed to pyHanko
-    return signers.SimpleSigner(signing_cert=conv(signer.cert), signing_key=asn1_keys.PrivateKeyInfo.load(der),
-                                cert_registry=SimpleCertificateStore.from_certs([conv(c) for c in signer.chain]))
+    return _LoadedKeySigner(signer.key, signing_cert=conv(signer.cert), signing_key=asn1_keys.PrivateKeyInfo.load(der),
+                            cert_registry=SimpleCertificateStore.from_certs([conv(c) for c in signer.chain]))
 
 
 class _ClockedPdfSigner(signers.PdfSigner):
@@ -265,6 +296,7 @@ class _BlockStamp(BaseStamp):
         img = st.image
         scale = min(band_w / img.width, band_h / img.height)
         iw, ih = img.width * scale, img.height * scale
+        img = _at_dpi(img, iw, ih)
         ix, iy = (w - iw) / 2, bottom_h + 2 + (band_h - ih) / 2
         pdf_img = PdfImage(img, writer=self.writer, box=layout.BoxConstraints(iw, ih))
         drawn = pdf_img.render()
@@ -487,6 +519,7 @@ def apply_agency_seal(signed_pdf_bytes: bytes, seal_signer: Signer, seal_png: by
     _fill_field(writer, refs[DATE_FIELD], issue_date_text(at, place), "Italic", 13)
     # Image boxed a hair under the field so pyHanko's layout never rounds it "too wide".
     side = rect[2] - rect[0] - 0.01
+    image = _at_dpi(image, side, side)
     style = StaticStampStyle(background=PdfImage(image, box=layout.BoxConstraints(side, side)), border_width=0,
                              background_opacity=1.0, background_layout=layout.SimpleBoxLayoutRule(
                                  x_align=layout.AxisAlignment.ALIGN_MID, y_align=layout.AxisAlignment.ALIGN_MID,
