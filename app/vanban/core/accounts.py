@@ -100,12 +100,13 @@ def login(now, username: str, password: str, remote_addr: str, *, limit: int, se
         ok = user is not None and user.active
     except (VerificationError, InvalidHashError):
         ok = False
-    with write_transaction():
-        if not ok:
+    if not ok:
+        with write_transaction():  # committed before the refusal is raised: the failure must count
             for key in keys:
                 LoginFailure.create(key=key, at=now.replace(tzinfo=None))
             audit.record(now, None, "login.failed", "user", username, {"ip": remote_addr}, agency_code="")
-            raise Unauthenticated("Sai tên đăng nhập hoặc mật khẩu.", code="login_failed")
+        raise Unauthenticated("Sai tên đăng nhập hoặc mật khẩu.", code="login_failed")
+    with write_transaction():
         LoginFailure.delete().where(LoginFailure.key == keys[0]).execute()
         token = secrets.token_urlsafe(32)
         session = Session.create(token_hash=_token_hash(token), user=user, csrf_token=secrets.token_urlsafe(24),
@@ -131,6 +132,16 @@ def session_for(now, token: str | None):
                   & (User.active == True))  # noqa: E712  (peewee expression)
            .first())
     return row
+
+
+def touch(now, session, session_hours: int) -> None:
+    """Sliding expiry: a session used in the second half of its life is extended, so the limit is idle time.
+    Writes at most a few times a day per session, not on every request."""
+    local = now.replace(tzinfo=None)
+    if session.expires_at - local < timedelta(hours=session_hours / 2):
+        with write_transaction():
+            Session.update(expires_at=local + timedelta(hours=session_hours)).where(
+                Session.token_hash == session.token_hash).execute()
 
 
 def logout(token: str) -> None:

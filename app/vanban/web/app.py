@@ -34,7 +34,7 @@ def create_app(settings, *, clock=None, scanner=None, jobs=None) -> VanbanApp:
         middleware.SecurityHeaders(),
         middleware.LimitMiddleware(settings.max_upload_mb * 1024 * 1024),
         middleware.DatabaseMiddleware(),
-        middleware.AuthMiddleware(ctx.clock),
+        middleware.AuthMiddleware(ctx.clock, settings.session_hours),
     ])
     app.req_options.strip_url_path_trailing_slash = True
     # Multipart text fields are small; files are streamed to disk by web.forms, never buffered whole.

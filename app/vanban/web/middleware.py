@@ -40,8 +40,9 @@ class LimitMiddleware:
 
 
 class AuthMiddleware:
-    def __init__(self, clock):
+    def __init__(self, clock, session_hours: int):
         self.clock = clock
+        self.session_hours = session_hours
 
     def process_request(self, req, resp):
         req.context.user = None
@@ -57,6 +58,7 @@ class AuthMiddleware:
         if session is not None:
             req.context.session = session
             req.context.user = session.user
+            accounts.touch(self.clock.now(), session, self.session_hours)
         if req.path.startswith(PUBLIC_PREFIXES):
             return
         if session is None:
