@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fpdf import FPDF
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from pypdf import PdfReader
 
@@ -309,6 +311,26 @@ def test_bad_pdfs_and_bad_input(env):
         with pytest.raises(SigningError) as err:
             call()
         assert err.value.code == code
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cuts=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), min_size=1, max_size=4))
+def test_damaged_pdfs_never_crash(env, cuts):
+    """Bytes damaged anywhere (uploads, bad disks): a clear refusal or a report, never a traceback."""
+    data = bytearray(env["sealed_pdf"])
+    for where, value in cuts:
+        data[int(where * (len(data) - 1))] = value
+    try:
+        report = vpdf.verify_pdf(bytes(data), trust=env["pki"].trust_store())
+    except SigningError as exc:
+        assert exc.code in ("pdf_corrupt", "pdf_encrypted")
+    else:
+        assert report.verdict in ("valid", "invalid", "untrusted", "indeterminate", "unsigned")
+    try:
+        vpdf.apply_agency_seal(bytes(data), env["seal"], env["seal_png"], number_notation="06/UBND-VP",
+                               issued_at=ISSUED)
+    except SigningError:
+        pass
 
 
 def test_pades_b_t_with_timestamp(env):

@@ -16,6 +16,7 @@ Coordinates in the public API are millimetres from the top-left corner of the pa
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import re
@@ -112,6 +113,19 @@ class _Font(GlyphAccumulatorFactory):
 
 def font(style: str = "Regular", size: int = 10) -> _Font:
     return _Font(font_path(style), font_size=size)
+
+
+def _hostile_input(fn):
+    """Public signing calls take uploaded PDFs: any parser failure is 'pdf_corrupt', never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (PdfError, KeyError, TypeError, IndexError, AttributeError, ValueError) as exc:
+            raise SigningError("pdf_corrupt", f"{type(exc).__name__}: {str(exc)[:200]}") from None
+
+    return wrapper
 
 
 def _at(at: datetime | None) -> datetime:
@@ -236,7 +250,8 @@ def _sign(writer, signer: Signer, field_name, page_ix, rect, style, at, *, reaso
         out = pdf_signer.sign_pdf(writer)
     except TimestampRequestError as exc:
         raise SigningError("tsa_failed", str(exc)[:200]) from None
-    except (PdfError, ValueError, OSError) as exc:
+    except (PdfError, ValueError, OSError, KeyError, TypeError) as exc:
+        # pyHanko's own SigningError derives from PdfError: field clashes, DocMDP locks, bad objects
         raise SigningError("sign_failed", str(exc)[:200]) from None
     return out.getvalue()
 
@@ -324,16 +339,17 @@ def _auto_box(writer, w_mm: float, h_mm: float) -> Box:
     """Right column of the last page, just under the lowest line of text (where the block belongs)."""
     from pypdf import PdfReader
 
-    reader = PdfReader(writer.input_stream)
-    page = reader.pages[-1]
-    _, _, x1, y1 = [float(v) for v in page.mediabox]
-    lowest = [y1 - 20 * MM]
-
     def visit(text, cm, tm, font, size):
         if text.strip():
             lowest.append(tm[4] * cm[1] + tm[5] * cm[3] + cm[5])
 
-    page.extract_text(visitor_text=visit)
+    try:
+        page = PdfReader(writer.input_stream).pages[-1]
+        _, _, x1, y1 = [float(v) for v in page.mediabox]
+        lowest = [y1 - 20 * MM]
+        page.extract_text(visitor_text=visit)
+    except Exception as exc:  # pypdf has many error types for broken content; all mean "corrupt"
+        raise SigningError("pdf_corrupt", str(exc)[:200]) from None
     top_mm = (y1 - min(lowest)) / MM + 6
     if top_mm + h_mm > y1 / MM - 15:
         raise SigningError("layout_invalid", "no room for the signature block on the last page; pass box=")
@@ -393,6 +409,7 @@ def _acroform(writer) -> generic.DictionaryObject:
     return form
 
 
+@_hostile_input
 def sign_as_person(pdf_bytes: bytes, signer: Signer, *, title: str, full_name: str, signature_png: bytes,
                    authority_prefix: str | None = None, on_behalf_of: str | None = None,
                    box: Box | None = None, at: datetime | None = None, issue_fields: bool = True,
@@ -497,6 +514,7 @@ def _seal_rect(writer, seal_mm: float) -> tuple[int, list[float]]:
     return page_ix, rect
 
 
+@_hostile_input
 def apply_agency_seal(signed_pdf_bytes: bytes, seal_signer: Signer, seal_png: bytes, *, number_notation: str,
                       issued_at: datetime, place: str | None = None, seal_mm: float = SEAL_MM,
                       tsa_url: str | None = None, timestamper=None) -> bytes:
@@ -528,6 +546,7 @@ def apply_agency_seal(signed_pdf_bytes: bytes, seal_signer: Signer, seal_png: by
                  reason=f"Phát hành văn bản số {number_notation}", tsa_url=tsa_url, timestamper=timestamper)
 
 
+@_hostile_input
 def stamp_attachment(pdf_bytes: bytes, seal_signer: Signer, *, number_notation: str, signed_at: datetime,
                      tsa_url: str | None = None, timestamper=None) -> bytes:
     """Agency signature on an attachment file: top-right of page 1, no image, black Times 10 (Phụ lục I)."""
