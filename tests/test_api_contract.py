@@ -90,6 +90,15 @@ def test_full_flow_matches_the_document(client, world, document):
              headers=admin)  # 422
     api.call("post", "/api/v1/admin/users", headers=admin, json={
         "username": "cv.nv", "full_name": "Lý Thị Hoa", "password": "mat-khau-dai", "roles": ["specialist"]})
+    r = api.call("patch", f"/api/v1/admin/users/{world.users['spec2']}", json={"roles": ["specialist", "unit_head"]},
+                 headers=admin)
+    assert r.json["roles"] == ["specialist", "unit_head"]
+    api.call("patch", f"/api/v1/admin/users/{world.users['spec2']}", json={"active": False}, headers=admin)
+    api.call("patch", f"/api/v1/admin/users/{world.users['admin']}", json={"active": False}, headers=admin)  # 422
+    api.call("patch", f"/api/v1/admin/users/{world.users['otherclerk']}", json={"active": False},
+             headers=admin)  # 404: another agency's user
+    assert client.simulate_post("/api/v1/auth/login", json={"username": "spec2", "password": "mật-khẩu-thử-1"}
+                                ).status_code == 401  # switched off
     api.call("post", "/api/v1/auth/logout", headers=h)
     api.call("get", "/api/v1/me", headers=h)  # 401
     core = ("/api/v1/auth", "/api/v1/me", "/api/v1/doc-types", "/api/v1/inbox", "/api/v1/documents",

@@ -127,6 +127,12 @@ def spec() -> dict:
                 params=[{"name": "name", "in": "path", "required": True, "schema": {"enum": ["incoming", "tracking"]}},
                         _q("from", {"type": "string", "format": "date"}), _q("to", {"type": "string", "format": "date"}),
                         _q("format", {"enum": ["json", "pdf", "xlsx"]})])},
+            "/api/v1/admin/users/{user_id}": {"patch": _op(
+                "Change a user's roles, unit, name or switch the account off", ok=_json({"type": "object"}),
+                body={"application/json": {"schema": _obj({"roles": {"type": "array", "items": S},
+                                                           "department_id": NI, "active": {"type": "boolean"},
+                                                           "full_name": S, "position": S}, required=[])}},
+                params=[{"name": "user_id", "in": "path", "required": True, "schema": I}])},
             "/api/v1/admin/{kind}": {
                 "get": _op("List agencies | departments | users | registers", ok=_json({"type": "object"}),
                            params=[{"name": "kind", "in": "path", "required": True, "schema": {

@@ -222,6 +222,20 @@ def _list(kind, user) -> list:
     raise falcon.HTTPNotFound()
 
 
+class AdminUser(_Api):
+    def on_patch(self, req, resp, user_id):
+        user = req.context.user
+        form, _ = self.body(req)
+        dept = None
+        if form.get("department_id"):
+            dept = agencies.get_department(user.agency_id, form["department_id"])
+        updated = accounts.update_user(self.ctx.clock.now(), user, user_id, roles=form.get("roles"),
+                                       department=dept, clear_department=form.get("department_id", 0) is None,
+                                       active=form.get("active"), full_name=form.get("full_name"),
+                                       position=form.get("position"))
+        resp.media = {**serialize.user(updated), "active": updated.active}
+
+
 class OpenApi:
     def on_get(self, req, resp):
         resp.media = spec()
@@ -242,3 +256,4 @@ def add_routes(app, ctx):
     app.add_route(f"{v1}/search", Search(ctx))
     app.add_route(f"{v1}/reports/{{name}}", RegisterReport(ctx))
     app.add_route(f"{v1}/admin/{{kind}}", AdminCollection(ctx))
+    app.add_route(f"{v1}/admin/users/{{user_id:int}}", AdminUser(ctx))

@@ -165,3 +165,43 @@ def logout_session(session) -> None:
     if session is not None:
         with write_transaction():
             Session.delete().where(Session.token_hash == session.token_hash).execute()
+
+
+def update_user(now, actor, user_id, *, roles=None, department=None, clear_department=False, active=None,
+                full_name=None, position=None) -> User:
+    """An agency admin changes a user of their own agency: roles, unit, name, or switches the account off
+    (which also ends its sessions). Admins cannot lock themselves out."""
+    require_role(actor, "admin")
+    user = User.get_or_none((User.id == user_id) & (User.agency == actor.agency_id))
+    if user is None:
+        from ..errors import NotFound
+
+        raise NotFound("Không có người dùng này trong cơ quan.", code="user_not_found")
+    changes = {}
+    if roles is not None:
+        changes["roles"] = validate_roles(roles)
+    if full_name is not None:
+        full_name = nfc(full_name)
+        if not full_name or len(full_name) > 120:
+            raise Invalid("Họ tên bắt buộc, tối đa 120 ký tự.", code="full_name_invalid", field="full_name")
+        changes["full_name"] = full_name
+    if position is not None:
+        changes["position"] = nfc(position)[:120]
+    if department is not None:
+        if department.agency_id != actor.agency_id:
+            raise Invalid("Phòng ban không thuộc cơ quan này.", code="department_invalid", field="department")
+        changes["department"] = department.id
+    elif clear_department:
+        changes["department"] = None
+    if active is not None:
+        changes["active"] = bool(active)
+    if user.id == actor.id and (changes.get("active") is False or "admin" not in changes.get("roles", "admin")):
+        raise Invalid("Không thể tự khóa tài khoản hoặc bỏ quyền quản trị của chính mình.", code="self_lockout")
+    with write_transaction():
+        if changes:
+            User.update(**changes).where(User.id == user.id).execute()
+        if changes.get("active") is False:
+            Session.delete().where(Session.user == user.id).execute()
+        audit.record(now, actor, "user.update", "user", user.id,
+                     {k: (v if k != "department" else v) for k, v in changes.items()})
+    return User.get_by_id(user.id)
