@@ -2,34 +2,49 @@
 
 The queue object is built by make_jobs(settings) (nothing opens at import). Tests and the demo run it in
 immediate mode: the task runs inline, in the request, after the transaction that queued it has committed.
+
+Subsystems add their own tasks (periodic ones too) through a module listed in JOB_MODULES exposing
+`register(jobs)`; it receives this Jobs object (.huey, .settings, .blobs, .run_in_db) and decorates its
+functions with jobs.huey.task() / jobs.huey.periodic_task().
 """
 from __future__ import annotations
 
+import importlib
 import logging
 
 from huey import SqliteHuey
 
 log = logging.getLogger(__name__)
+JOB_MODULES: list[str] = []
 
 
 class Jobs:
-    def __init__(self, huey: SqliteHuey, blobs):
+    def __init__(self, huey: SqliteHuey, settings, blobs):
         self.huey = huey
+        self.settings = settings
         self.blobs = blobs
         self._extract = huey.task(retries=2, retry_delay=30, name="extract_text")(self._extract_text)
+        for name in JOB_MODULES:
+            importlib.import_module(name).register(self)
 
-    def _extract_text(self, doc_id: int) -> None:
-        from .core.indexing import reindex_attachments
+    def run_in_db(self, fn, *args, **kwargs):
+        """Run fn with a database connection: the worker opens its own per task; in immediate mode the
+        request's connection is reused."""
         from .models import database
 
-        opened = database.is_closed()  # the worker opens its own; in immediate mode the request's is reused
+        opened = database.is_closed()
         if opened:
             database.connect()
         try:
-            reindex_attachments(self.blobs, doc_id)
+            return fn(*args, **kwargs)
         finally:
             if opened:
                 database.close()
+
+    def _extract_text(self, doc_id: int) -> None:
+        from .core.indexing import reindex_attachments
+
+        self.run_in_db(reindex_attachments, self.blobs, doc_id)
 
     def extract_text(self, doc_id: int) -> None:
         self._extract(doc_id)
@@ -42,4 +57,4 @@ def make_huey(settings) -> SqliteHuey:
 
 
 def make_jobs(settings, blobs) -> Jobs:
-    return Jobs(make_huey(settings), blobs)
+    return Jobs(make_huey(settings), settings, blobs)

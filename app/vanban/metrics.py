@@ -20,22 +20,29 @@ BUILD_INFO = Gauge("vanban_build_info", "Build of the running app", ["version", 
                    multiprocess_mode="liveall")
 
 
+# Subsystems add scrape-time collectors here (objects with collect(), as prometheus_client expects).
+EXTRA_COLLECTORS: list = []
+
+
 class BusinessCollector:
     """Gauges read from the database at scrape time (cheap indexed counts), so every worker agrees."""
+
+    def __init__(self, today):
+        self.today = today
 
     def collect(self):
         from .core.metrics_queries import document_gauges
 
         pending = GaugeMetricFamily("vanban_documents_pending", "Open documents per agency", labels=["agency"])
         overdue = GaugeMetricFamily("vanban_documents_overdue", "Overdue documents per agency", labels=["agency"])
-        for agency, n_pending, n_overdue in document_gauges():
+        for agency, n_pending, n_overdue in document_gauges(self.today):
             pending.add_metric([agency], n_pending)
             overdue.add_metric([agency], n_overdue)
         yield pending
         yield overdue
 
 
-def render(role: str) -> bytes:
+def render(role: str, today) -> bytes:
     BUILD_INFO.labels(__version__, role).set(1)
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -48,5 +55,7 @@ def render(role: str) -> bytes:
         registry = REGISTRY
     out = generate_latest(registry)
     business = CollectorRegistry()
-    business.register(BusinessCollector())
+    business.register(BusinessCollector(today))
+    for collector in EXTRA_COLLECTORS:
+        business.register(collector)
     return out + generate_latest(business)

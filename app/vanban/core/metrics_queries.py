@@ -8,8 +8,7 @@ from peewee import JOIN, Case, fn
 from ..models.schema import Agency, Document
 
 
-def document_gauges(today: date | None = None):
-    today = today or date.today()
+def document_gauges(today: date):
     open_docs = Document.status.in_(("registered", "presented", "in_progress"))
     overdue = Case(None, [((Document.deadline < today), 1)], 0)
     q = (Agency.select(Agency.code, fn.COUNT(Document.id), fn.COALESCE(fn.SUM(overdue), 0))
