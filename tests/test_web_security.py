@@ -77,3 +77,10 @@ def test_secure_cookie_by_default():
     from vanban.settings import load_settings
 
     assert load_settings(environ={}).cookie_secure is True
+
+
+def test_chunked_upload_without_length_is_refused(client):
+    h = client.api_login("clerk")
+    r = client.simulate_post("/api/v1/documents", body=b"", headers={**h, "Transfer-Encoding": "chunked",
+                                                                      "Content-Type": "multipart/form-data; boundary=x"})
+    assert r.status_code == 411 and r.json["error"]["code"] == "length_required"

@@ -46,7 +46,8 @@ SCHEMAS = {
 _ERRORS = {str(code): {"description": text, "content": {"application/json": {"schema": _ref("Error")}}}
            for code, text in [(400, "Bad request"), (401, "Not logged in"), (403, "Not allowed / CSRF"),
                               (404, "Not found or not visible"), (409, "Conflict (duplicate, state)"),
-                              (413, "Too large"), (422, "Invalid input"), (429, "Throttled")]}
+                              (411, "Length required"), (413, "Too large"), (422, "Invalid input"),
+                              (429, "Throttled")]}
 
 
 def _json(schema, desc="OK"):

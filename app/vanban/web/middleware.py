@@ -37,6 +37,9 @@ class LimitMiddleware:
         if req.content_length is not None and req.content_length > self.max_bytes:
             raise TooLarge(f"Dữ liệu gửi lên vượt quá giới hạn {self.max_bytes // (1024 * 1024)} MB.",
                            code="request_too_large")
+        if req.content_length is None and "chunked" in (req.get_header("Transfer-Encoding") or "").lower():
+            # A chunked body has no length to check up front; browsers and the API client always send one.
+            raise falcon.HTTPLengthRequired(title="Thiếu Content-Length", description="length_required")
 
 
 class AuthMiddleware:
