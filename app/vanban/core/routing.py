@@ -3,6 +3,7 @@ re-assignment, comments, forwarding and completion."""
 from __future__ import annotations
 
 from ..errors import Forbidden, Invalid, InvalidTransition
+from ..exchange.node import on_routing_event
 from ..models import write_transaction
 from ..models.schema import Assignment, Department, Document, Event, User
 from . import audit, forms
@@ -87,6 +88,7 @@ def assign(ctx, actor: User, doc_id, *, instruction: str, lead: dict, co=(), inf
             Assignment.update(status="done", done_at=now.replace(tzinfo=None)).where(
                 Assignment.id == presented.id).execute()
         Document.update(status="in_progress").where(Document.id == doc.id).execute()
+        on_routing_event(ctx, doc.id, "assigned")  # exchange: status 04 to the sender, if it came by exchange
         audit.record(now, actor, "routing.assign", "document", doc.id,
                      {"assignments": [a.id for a in created], "instruction": instruction[:200]})
     return created
@@ -170,6 +172,7 @@ def comment(ctx, actor: User, doc_id, text: str, uploads=()) -> Event:
             event = Event.create(document=doc, user=actor, kind="attach" if uploads else "comment", text=text,
                                  created_at=now.replace(tzinfo=None))
             _start(mine, now)
+            on_routing_event(ctx, doc.id, "in_progress")  # exchange: status 05
             audit.record(now, actor, "document.comment", "document", doc.id, {"files": len(uploads)})
     except BaseException:
         for sha in new_blobs:
@@ -193,6 +196,7 @@ def complete(ctx, actor: User, doc_id, note: str = "") -> Assignment:
         Event.create(document=doc, user=actor, kind="done", text=note, created_at=now.replace(tzinfo=None))
         if closed:
             Document.update(status="done", closed_at=now.replace(tzinfo=None)).where(Document.id == doc.id).execute()
+            on_routing_event(ctx, doc.id, "completed")  # exchange: status 06
         audit.record(now, actor, "routing.complete", "document", doc.id,
                      {"assignment": mine.id, "document_closed": closed})
     return mine

@@ -20,7 +20,14 @@ def _v1():
     )
 
 
-MIGRATIONS = [(1, _v1)]
+def _v4():
+    # Exchange (liên thông) tables: outbox of status messages, inbox, receipts, hub directory and queue (issue 4).
+    from .exchange import create_exchange_tables
+
+    create_exchange_tables()
+
+
+MIGRATIONS = [(1, _v1), (4, _v4)]
 LATEST = MIGRATIONS[-1][0]
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..api import resources as api
 from .resources import admin, auth, documents, inbox, reports, search, system
+from .resources import exchange as exchange_pages
 
 
 def add_routes(app, ctx, templates):
@@ -24,3 +25,4 @@ def add_routes(app, ctx, templates):
     app.add_route("/admin", admin.Admin(**page))
     app.add_route("/admin/{section}", admin.AdminSection(**page))
     api.add_routes(app, ctx)
+    exchange_pages.add_routes(app, page)

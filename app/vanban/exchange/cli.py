@@ -1,0 +1,167 @@
+"""`vanban exchange ...` (node side) and `vanban hub ...` (hub side). Plug-in for vanban.cli (PLUGINS)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def _ctx(args):
+    from ..runtime import build_context
+
+    return build_context(args.settings)
+
+
+def _client(ctx, url=None):
+    from .node import config_of
+    from .transport import HubClient
+
+    return HubClient.from_config(config_of(ctx), url)
+
+
+def _print(obj) -> None:
+    print(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+def cmd_setup(args) -> int:
+    from .config import write_config
+
+    values = {"node_name": args.node_name, "hub_url": args.hub_url or ""}
+    if args.max_package_mb:
+        values["max_package_mb"] = args.max_package_mb
+    if args.proxy_client_header:
+        values["proxy_client_header"] = True
+    print(f"wrote {write_config(args.settings.data_path, **values)}")
+    return 0
+
+
+def cmd_issue_identity(args) -> int:
+    """Run at the provincial IT centre, where the root key lives; copy the output directory to the server."""
+    from ..signing.pki import Pki
+    from .tls import issue_identity
+
+    passphrase = os.environ.get("VANBAN_ROOT_PASSPHRASE") or sys.stdin.readline().strip()
+    out = issue_identity(Pki(args.pki), args.out, name=args.name, role=args.role, root_passphrase=passphrase,
+                         hosts=args.host or [args.name])
+    _print(out)
+    return 0
+
+
+def cmd_push(args) -> int:
+    from .node import push
+    from .transport import TransportError
+
+    ctx = _ctx(args)
+    try:
+        _print(push(ctx, _client(ctx)))
+    except TransportError as exc:
+        print(f"lỗi: {exc.message} [{exc.code}]", file=sys.stderr)
+        return 3
+    return 0
+
+
+def cmd_poll(args) -> int:
+    from .node import poll
+    from .transport import TransportError
+
+    ctx = _ctx(args)
+    try:
+        _print(poll(ctx, _client(ctx)))
+    except TransportError as exc:
+        print(f"lỗi: {exc.message} [{exc.code}]", file=sys.stderr)
+        return 3
+    return 0
+
+
+def cmd_status(args) -> int:
+    from peewee import fn
+
+    from ..models.exchange import ExchangeInbox
+    from .node import outbox_overview, receipts
+
+    ctx = _ctx(args)
+    inbox = dict(ExchangeInbox.select(ExchangeInbox.state, fn.COUNT(ExchangeInbox.id))
+                 .group_by(ExchangeInbox.state).tuples())
+    _print({"outbox": outbox_overview(ctx.clock.now()), "inbox": inbox,
+            "receipts": [{"document_id": r.document_id, "recipient": r.recipient, "status": r.status_code,
+                          "at": r.status_at} for r in receipts(limit=args.limit)]})
+    return 0
+
+
+def cmd_hub_add(args) -> int:
+    from . import hub
+
+    _ctx(args)
+    a = hub.add_agency(args.code, args.name, args.node, parent_code=args.parent_code, old_code=args.old_code,
+                       level=args.level)
+    print(f"agency {a.code} ({a.name}) hosted by {a.node}")
+    return 0
+
+
+def cmd_hub_list(args) -> int:
+    from . import hub
+
+    _ctx(args)
+    for a in hub.list_agencies():
+        print(f"{a.code:20} {a.old_code or '':14} {a.level:9} {a.node:20} {a.name}")
+    _print({"queue": hub.queue_summary()})
+    return 0
+
+
+def cmd_hub_upstream(args) -> int:
+    """Forward what is for agencies outside the province, and fetch what the upstream holds for ours."""
+    from . import hub
+    from .node import config_of
+    from .transport import TransportError
+
+    ctx = _ctx(args)
+    config = config_of(ctx)
+    if not config.hub_url:
+        print("no upstream hub configured (hub_url)")
+        return 0
+    client = _client(ctx)
+    try:
+        out = hub.forward_upstream(ctx.blobs, client, ctx.clock.now())
+        out.update(hub.poll_upstream(ctx.blobs, client, ctx.clock.now(), trusted=config.trusted_certs,
+                                     max_bytes=config.max_bytes, tmp_dir=ctx.blobs.tmp))
+    except TransportError as exc:
+        print(f"lỗi: {exc.message} [{exc.code}]", file=sys.stderr)
+        return 3
+    _print(out)
+    return 0
+
+
+def register(subparsers) -> None:
+    ex = subparsers.add_parser("exchange", help="liên thông: push, poll, status, setup")
+    sub = ex.add_subparsers(dest="exchange_command", required=True)
+    s = sub.add_parser("setup", help="write <data>/exchange.toml")
+    s.add_argument("--node-name", required=True, help="CN of this server's TLS certificate")
+    s.add_argument("--hub-url", help="https://hub:8443 (a hub: its upstream hub, or nothing)")
+    s.add_argument("--max-package-mb", type=int)
+    s.add_argument("--proxy-client-header", action="store_true", help="hub behind nginx on loopback")
+    s.set_defaults(func=cmd_setup)
+    i = sub.add_parser("issue-identity", help="issue TLS and signing certificates from the provincial root")
+    i.add_argument("--pki", required=True, help="PKI directory holding the provincial root")
+    i.add_argument("--name", required=True)
+    i.add_argument("--role", choices=("node", "hub"), required=True)
+    i.add_argument("--host", action="append", help="DNS name or IP in the certificate (repeatable)")
+    i.add_argument("--out", required=True)
+    i.set_defaults(func=cmd_issue_identity)
+    sub.add_parser("push", help="send due outbox rows to the hub").set_defaults(func=cmd_push)
+    sub.add_parser("poll", help="fetch, store and acknowledge messages from the hub").set_defaults(func=cmd_poll)
+    st = sub.add_parser("status", help="outbox depth, inbox states, latest receipts (JSON)")
+    st.add_argument("--limit", type=int, default=20)
+    st.set_defaults(func=cmd_status)
+
+    h = subparsers.add_parser("hub", help="provincial hub: agency directory and relay")
+    hs = h.add_subparsers(dest="hub_command", required=True)
+    a = hs.add_parser("add-agency", help="add or update an agency of the directory")
+    a.add_argument("--code", required=True)
+    a.add_argument("--name", required=True)
+    a.add_argument("--node", required=True, help="CN of the hosting server's TLS certificate")
+    a.add_argument("--parent-code")
+    a.add_argument("--old-code")
+    a.add_argument("--level", default="district", choices=("province", "district", "commune"))
+    a.set_defaults(func=cmd_hub_add)
+    hs.add_parser("list", help="the directory and the queue").set_defaults(func=cmd_hub_list)
+    hs.add_parser("upstream", help="exchange with the upstream hub once").set_defaults(func=cmd_hub_upstream)

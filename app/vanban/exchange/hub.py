@@ -1,0 +1,241 @@
+"""The hub role: the province's agency directory and the store-and-forward relay (ARCHITECTURE §2, §5).
+
+A message is stored (file fsynced, row committed) before the sender gets its 201, and stays until the
+receiving node acknowledges it. Messages for agencies outside the directory go to the upstream hub
+(``hub_url`` in the hub's exchange.toml) with the same protocol; the upstream lists the agencies of this
+province as hosted by this hub, so answers come back when this hub polls it like a node would.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import re
+from datetime import timedelta
+
+from peewee import fn
+
+from ..errors import Forbidden, Invalid, NotFound, TooLarge
+from ..models import write_transaction
+from ..models.exchange import HubAgency, HubMessage
+from . import codes, edxml
+from .codes import EdxmlError
+from .transport import Refused, TransportError
+
+log = logging.getLogger(__name__)
+MESSAGE_ID = re.compile(r"^[A-Za-z0-9._-]{8,40}$")
+LEVELS = {"province": "Cấp tỉnh", "district": "Cấp huyện", "commune": "Cấp xã"}
+UPSTREAM = "upstream"  # sender_node of messages fetched from the upstream hub
+
+
+def backoff(attempts: int, base: int = 30, cap: int = 3600) -> timedelta:
+    """30 s, 60 s, 2 min ... capped at an hour, with ±20% jitter so a whole district does not retry at once."""
+    seconds = min(cap, base * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=seconds * random.uniform(0.8, 1.2))
+
+
+# ---------------------------------------------------------------------------------------------- directory
+def add_agency(code: str, name: str, node: str, *, parent_code=None, old_code=None,
+               level: str = "district") -> HubAgency:
+    """Add or update one agency of the directory."""
+    code = (code or "").strip().upper()
+    if not codes.is_new_organ_id(code):
+        raise Invalid("Mã định danh cơ quan không hợp lệ (ví dụ H37.02.02).", code="agency_code_invalid")
+    if old_code and not codes.is_old_organ_id(old_code.strip().upper()):
+        raise Invalid("Mã cũ phải có dạng 000.00.00.H41.", code="old_code_invalid")
+    if level not in LEVELS:
+        raise Invalid("Cấp hành chính: province, district hoặc commune.", code="level_invalid")
+    if not name or not node:
+        raise Invalid("Cần tên cơ quan và máy chủ (node) quản lý.", code="agency_incomplete")
+    fields = {"old_code": (old_code or "").strip().upper() or None, "name": name.strip()[:200],
+              "parent_code": (parent_code or "").strip().upper() or None, "level": level,
+              "node": node.strip(), "active": True}
+    with write_transaction():
+        HubAgency.insert(code=code, **fields).on_conflict(conflict_target=[HubAgency.code],
+                                                          update=fields).execute()
+    return HubAgency.get_by_id(code)
+
+
+def list_agencies() -> list[HubAgency]:
+    return list(HubAgency.select().order_by(HubAgency.code))
+
+
+def find_agency(code: str) -> HubAgency | None:
+    """By new code, or by the old 13-character code (mapped through the directory, then by rule)."""
+    code = (code or "").strip().upper()
+    agency = HubAgency.get_or_none((HubAgency.code == code) & (HubAgency.active == True))  # noqa: E712
+    if agency is None and codes.is_old_organ_id(code):
+        agency = HubAgency.get_or_none((HubAgency.old_code == code) & (HubAgency.active == True))  # noqa: E712
+        if agency is None:
+            agency = HubAgency.get_or_none(HubAgency.code == codes.old_to_new(code))
+    return agency
+
+
+# ---------------------------------------------------------------------------------------------- relay
+def _describe(path, trusted, max_bytes) -> dict:
+    """Addressing (unverified, to route) plus what the provincial figures need (verified when possible)."""
+    with open(path, "rb") as fh:
+        head = edxml.peek(fh, max_bytes=max_bytes)
+    facts = {"kind": head.kind, "from_organ": head.from_organ_id, "to": head.to_organ_ids,
+             "document_id": head.document_id[:300], "signed": False, "paper": 0, "business_type": 0,
+             "status_code": ""}
+    try:
+        with open(path, "rb") as fh:
+            parsed = edxml.parse(fh, trusted_certs=trusted, max_bytes=max_bytes,
+                                 max_attachment_bytes=max_bytes)
+    except EdxmlError as exc:
+        log.info("relaying an unverifiable %s from %s: %s", head.kind, head.from_organ_id, exc.code)
+        return facts
+    facts["signed"] = True
+    if isinstance(parsed, edxml.Package):
+        facts.update(paper=int(parsed.business.paper), business_type=int(parsed.business.doc_type))
+    else:
+        facts["status_code"] = parsed.status_code[:4]
+    return facts
+
+
+def _check_sender(sender_node: str, from_organ: str) -> None:
+    if sender_node == UPSTREAM:
+        return
+    agency = find_agency(from_organ)
+    if agency is None or agency.node != sender_node:
+        raise Forbidden(f"Máy chủ {sender_node} không quản lý cơ quan gửi {from_organ or '(trống)'}.",
+                        code="sender_not_hosted")
+
+
+def store(blobs, now, *, sender_node: str, message_id: str, recipient: str, stream, max_bytes: int,
+          trusted, has_upstream: bool) -> tuple[HubMessage, bool]:
+    """Store one incoming message for one recipient. Returns (row, duplicate). Raises domain errors
+    (Invalid, Forbidden, TooLarge) that the API maps to 4xx: the sender must not retry those."""
+    if not MESSAGE_ID.match(message_id or ""):
+        raise Invalid("Thiếu hoặc sai X-Message-Id.", code="message_id_invalid")
+    recipient = (recipient or "").strip().upper()
+    existing = HubMessage.get_or_none((HubMessage.message_id == message_id) & (HubMessage.recipient == recipient))
+    if existing is not None:
+        while stream.read(1 << 20):  # drain: the client is waiting for its answer after the body
+            pass
+        return existing, True
+    staged = blobs.stage(stream, max_bytes)
+    try:
+        try:
+            facts = _describe(staged.path, trusted, max_bytes)
+        except EdxmlError as exc:
+            raise Invalid(f"Gói tin không đọc được: {exc.reason}", code=f"edxml_{exc.code}") from None
+        if recipient not in facts["to"]:
+            raise Invalid("Nơi nhận không có trong gói tin.", code="recipient_mismatch")
+        _check_sender(sender_node, facts["from_organ"])
+        target = find_agency(recipient)
+        if target is None and not has_upstream:
+            raise Invalid(f"Không có cơ quan {recipient} trong danh bạ liên thông.", code="unknown_recipient")
+        state = "queued" if target is not None else "upstream"
+        with write_transaction():
+            existing = HubMessage.get_or_none((HubMessage.message_id == message_id) &
+                                              (HubMessage.recipient == recipient))
+            if existing is not None:
+                staged.discard()
+                return existing, True
+            blobs.commit(staged)
+            row = HubMessage.create(
+                message_id=message_id, recipient=target.code if target else recipient, sender_node=sender_node,
+                from_organ=facts["from_organ"], kind=facts["kind"], document_id=facts["document_id"],
+                status_code=facts["status_code"], business_type=facts["business_type"], paper=facts["paper"],
+                signed=facts["signed"], blob_sha=staged.sha256, size=staged.size, state=state,
+                next_attempt_at=now.replace(tzinfo=None) if state == "upstream" else None,
+                received_at=now.replace(tzinfo=None))
+        return row, False
+    finally:
+        staged.discard()
+
+
+def waiting_for(node: str, limit: int = 100) -> list[HubMessage]:
+    hosted = HubAgency.select(HubAgency.code).where(HubAgency.node == node)
+    return list(HubMessage.select().where((HubMessage.state == "queued") & HubMessage.recipient.in_(hosted))
+                .order_by(HubMessage.id).limit(max(1, min(int(limit), 500))))
+
+
+def message_for(node: str, hub_id) -> HubMessage:
+    """A queued message whose recipient this node hosts (404 otherwise: ids reveal nothing)."""
+    try:
+        row = HubMessage.get_or_none(HubMessage.id == int(hub_id))
+    except (TypeError, ValueError):
+        row = None
+    agency = find_agency(row.recipient) if row is not None else None
+    if row is None or agency is None or agency.node != node:
+        raise NotFound("Không có gói tin này.", code="message_not_found")
+    return row
+
+
+def acknowledge(blobs, now, node: str, hub_id, state: str = "done") -> HubMessage:
+    """The node has stored the message: the hub may forget its bytes (keeps the row for the figures)."""
+    if state not in ("done", "fail"):
+        raise Invalid("Trạng thái xác nhận: done hoặc fail.", code="ack_state_invalid")
+    with write_transaction():
+        row = message_for(node, hub_id)
+        if row.state != "queued":
+            return row  # a second ack (the first answer was lost) changes nothing
+        HubMessage.update(state="acked", ack_state=state, done_at=now.replace(tzinfo=None)).where(
+            HubMessage.id == row.id).execute()
+    _release_blob(blobs, row.blob_sha)
+    return row
+
+
+def _release_blob(blobs, sha: str) -> None:
+    still_needed = HubMessage.select().where((HubMessage.blob_sha == sha) &
+                                             HubMessage.state.in_(("queued", "upstream"))).exists()
+    if not still_needed:
+        blobs.remove(sha)
+
+
+# ---------------------------------------------------------------------------------------------- upstream
+def forward_upstream(blobs, client, now, limit: int = 50) -> dict:
+    """Push messages for agencies outside the province to the upstream hub (same protocol)."""
+    due = list(HubMessage.select().where((HubMessage.state == "upstream") &
+                                         (HubMessage.next_attempt_at <= now.replace(tzinfo=None)))
+               .order_by(HubMessage.id).limit(limit))
+    sent = failed = 0
+    for row in due:
+        try:
+            client.send(row.recipient, row.message_id, blobs.path(row.blob_sha))
+        except Refused as exc:
+            _set(row, state="failed", last_error=f"{exc.code}: {exc.message}"[:500], attempts=row.attempts + 1)
+            failed += 1
+            continue
+        except TransportError as exc:
+            _set(row, attempts=row.attempts + 1, last_error=exc.message[:500],
+                 next_attempt_at=now.replace(tzinfo=None) + backoff(row.attempts + 1))
+            break  # the upstream is down: the rest waits for the next run
+        _set(row, state="forwarded", done_at=now.replace(tzinfo=None), attempts=row.attempts + 1)
+        _release_blob(blobs, row.blob_sha)
+        sent += 1
+    return {"forwarded": sent, "failed": failed, "due": len(due)}
+
+
+def poll_upstream(blobs, client, now, *, trusted, max_bytes: int, tmp_dir) -> dict:
+    """Fetch what the upstream hub holds for this province's agencies, store it here, then acknowledge it."""
+    import tempfile
+
+    fetched = 0
+    for item in client.list():
+        with tempfile.TemporaryFile(dir=tmp_dir) as fh:
+            client.fetch(str(item["id"]), fh, max_bytes)
+            fh.seek(0)
+            try:
+                store(blobs, now, sender_node=UPSTREAM, message_id=item["message_id"], recipient=item["to"],
+                      stream=fh, max_bytes=max_bytes, trusted=trusted, has_upstream=False)
+            except (Invalid, Forbidden, TooLarge) as exc:
+                log.warning("upstream message %s refused here: %s", item["id"], exc.code)
+                client.ack(str(item["id"]), "fail")
+                continue
+        client.ack(str(item["id"]), "done")
+        fetched += 1
+    return {"fetched": fetched}
+
+
+def _set(row: HubMessage, **fields) -> None:
+    with write_transaction():
+        HubMessage.update(**fields).where(HubMessage.id == row.id).execute()
+
+
+def queue_summary() -> dict:
+    """State counts for `vanban hub list` and the hub page."""
+    q = (HubMessage.select(HubMessage.state, fn.COUNT(HubMessage.id)).group_by(HubMessage.state).tuples())
+    return dict(q)

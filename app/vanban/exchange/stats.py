@@ -1,0 +1,152 @@
+"""What the province reports (DOMAIN §12), computed at the hub from the messages it relayed, and the outbox
+gauges of a node (vanban_outbox_depth, vanban_outbox_oldest_age_seconds).
+
+The hub sees every electronic exchange between agencies and every status the recipients send back, so it
+can say per agency and per level: how many documents went out and came in electronically, the share that
+travelled fully electronic (Paper = 0) versus with a paper original, the share carrying a valid system
+signature, the share of received documents registered (03) and completed (06) in the system, and the time from
+arrival at the hub to completion. Paper-only documents never reach the hub: the share of documents exchanged
+electronically *of all* documents needs the nodes' own counts and is not computed here.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from prometheus_client.core import GaugeMetricFamily
+
+from ..models.exchange import HubAgency, HubMessage
+from .hub import LEVELS
+
+COLUMNS = [
+    ("code", "Mã cơ quan"), ("name", "Cơ quan"), ("level_name", "Cấp"), ("sent", "VB đi điện tử"),
+    ("received", "VB đến điện tử"), ("electronic_only_pct", "Chỉ điện tử (%)"), ("with_paper_pct", "Kèm giấy (%)"),
+    ("signed_pct", "Có chữ ký số hợp lệ (%)"), ("registered_pct", "VB đến đã vào sổ (%)"),
+    ("completed_pct", "VB đến đã hoàn thành (%)"), ("avg_days", "Thời gian xử lý TB (ngày)"),
+]
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def _new_row(agency) -> dict:
+    return {"code": agency.code, "name": agency.name, "level": agency.level,
+            "level_name": LEVELS.get(agency.level, agency.level), "sent": 0, "received": 0, "paper": 0,
+            "signed": 0, "registered": 0, "completed": 0, "days": []}
+
+
+def figures(date_from: datetime | None = None, date_to: datetime | None = None) -> tuple[list[dict], list[dict]]:
+    """(rows per agency, rows per level) for packages that reached the hub between the two instants."""
+    agencies = {a.code: a for a in HubAgency.select()}
+    rows = {code: _new_row(a) for code, a in agencies.items()}
+    q = HubMessage.select().where(HubMessage.business_type == 0)
+    if date_from:
+        q = q.where(HubMessage.received_at >= date_from)
+    if date_to:
+        q = q.where(HubMessage.received_at < date_to)
+    packages = {}
+    for m in q.where(HubMessage.kind == "package"):
+        packages[(m.document_id, m.recipient)] = m
+        if m.from_organ in rows:
+            sender = rows[m.from_organ]
+            sender["sent"] += 1
+            sender["paper"] += m.paper
+            sender["signed"] += int(m.signed)
+        if m.recipient in rows:
+            rows[m.recipient]["received"] += 1
+    _apply_statuses(rows, packages)
+    per_agency = [_finish(r) for r in sorted(rows.values(), key=lambda r: (list(LEVELS).index(r["level"])
+                                                                           if r["level"] in LEVELS else 9, r["code"]))]
+    return per_agency, _per_level(rows)
+
+
+def _apply_statuses(rows, packages) -> None:
+    """Statuses travel recipient → sender: From is the recipient, ResponseFor/OrganId (our `recipient`) the sender."""
+    seen = set()
+    for s in HubMessage.select().where((HubMessage.kind == "status") & HubMessage.status_code.in_(("03", "06"))):
+        pkg = packages.get((s.document_id, s.from_organ))
+        key = (s.document_id, s.from_organ, s.status_code)
+        if pkg is None or key in seen or s.from_organ not in rows:
+            continue
+        seen.add(key)
+        row = rows[s.from_organ]
+        if s.status_code == "03":
+            row["registered"] += 1
+        else:
+            row["completed"] += 1
+            row["days"].append((s.received_at - pkg.received_at).total_seconds() / 86400)
+
+
+def _finish(r: dict) -> dict:
+    out = dict(r)
+    out["electronic_only_pct"] = _pct(r["sent"] - r["paper"], r["sent"])
+    out["with_paper_pct"] = _pct(r["paper"], r["sent"])
+    out["signed_pct"] = _pct(r["signed"], r["sent"])
+    out["registered_pct"] = _pct(r["registered"], r["received"])
+    out["completed_pct"] = _pct(r["completed"], r["received"])
+    out["avg_days"] = round(sum(r["days"]) / len(r["days"]), 2) if r["days"] else None
+    return out
+
+
+def _per_level(rows) -> list[dict]:
+    totals: dict[str, dict] = defaultdict(lambda: {"sent": 0, "received": 0, "paper": 0, "signed": 0,
+                                                   "registered": 0, "completed": 0, "days": []})
+    for r in rows.values():
+        t = totals[r["level"]]
+        for key in ("sent", "received", "paper", "signed", "registered", "completed"):
+            t[key] += r[key]
+        t["days"] += r["days"]
+    out = []
+    for level, name in LEVELS.items():
+        t = totals.get(level)
+        if t is not None:
+            out.append(_finish({**t, "code": level, "name": name, "level": level, "level_name": name}))
+    return out
+
+
+def report(date_from=None, date_to=None, title_suffix: str = ""):
+    """The figures as a vanban.reports Report with charts (PDF/XLSX renderers)."""
+    from ..reports import Chart, Column, Report
+
+    per_agency, per_level = figures(date_from, date_to)
+    columns = [Column(key, header, width_mm=60 if key == "name" else 22,
+                      align="left" if key in ("code", "name", "level_name") else "right") for key, header in COLUMNS]
+    charts = []
+    if per_level:
+        charts.append(Chart("bar", "Văn bản điện tử theo cấp", [r["level_name"] for r in per_level],
+                            {"Đi": [r["sent"] for r in per_level], "Đến": [r["received"] for r in per_level]}))
+        charts.append(Chart("bar", "Tỷ lệ xử lý trên hệ thống theo cấp (%)", [r["level_name"] for r in per_level],
+                            {"Vào sổ": [r["registered_pct"] for r in per_level],
+                             "Hoàn thành": [r["completed_pct"] for r in per_level]}))
+    return Report(title="Số liệu liên thông văn bản điện tử của tỉnh", columns=columns, rows=per_level + per_agency,
+                  subtitles=[title_suffix] if title_suffix else [], charts=charts, sheet_name="Liên thông",
+                  number_columns=False), per_agency, per_level
+
+
+class OutboxCollector:
+    """vanban_outbox_depth{agency} and vanban_outbox_oldest_age_seconds{agency}, read at scrape time."""
+
+    def __init__(self, clock=None):
+        self.clock = clock
+
+    def collect(self):
+        from ..clock import SystemClock
+        from .node import outbox_overview
+
+        depth = GaugeMetricFamily("vanban_outbox_depth", "Undelivered exchange messages per sending agency",
+                                  labels=["agency"])
+        age = GaugeMetricFamily("vanban_outbox_oldest_age_seconds", "Age of the oldest undelivered exchange "
+                                "message per sending agency", labels=["agency"])
+        from ..models.schema import Agency
+
+        try:
+            overview = {a.code: {"depth": 0, "oldest_age": 0.0} for a in Agency.select(Agency.code)}
+            overview.update(outbox_overview((self.clock or SystemClock()).now()))
+        except Exception:  # a scrape must not fail because the exchange tables are not migrated yet
+            overview = {}
+        for agency, s in sorted(overview.items()):
+            depth.add_metric([agency], s["depth"])
+            age.add_metric([agency], s["oldest_age"])
+        yield depth
+        yield age

@@ -1,0 +1,115 @@
+"""HTTPS client of the hub protocol (/exchange/v1), mutual TLS with certificates of the provincial CA.
+
+The protocol, shared by node → hub and hub → upstream hub (commune → district → province → national):
+
+    POST /exchange/v1/messages?to=<OrganId>   body: signed edXML; header X-Message-Id (idempotency key)
+    GET  /exchange/v1/messages                what waits for the caller's agencies (JSON list)
+    GET  /exchange/v1/messages/<id>           the edXML bytes
+    POST /exchange/v1/messages/<id>/ack       {"state": "done" | "fail"}: the hub may now drop it
+    GET  /exchange/v1/directory               the agency directory
+
+Errors: connection failures, timeouts, 5xx, 408 and 429 are *retryable* (the job backs off and tries again);
+any other 4xx is a *refusal* that retrying cannot fix (unknown recipient, package too large ...).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import requests
+
+from .config import ExchangeConfig
+
+API = "/exchange/v1"
+_CHUNK = 256 * 1024
+
+
+class TransportError(Exception):
+    """The hub could not be reached or failed: retry later."""
+
+    retryable = True
+
+    def __init__(self, message: str, code: str = "unreachable"):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Refused(TransportError):
+    """The hub refused the request for good (4xx): ``code`` is the hub's stable error code."""
+
+    retryable = False
+
+
+class HubClient:
+    def __init__(self, base_url: str, *, cert: tuple[str, str] | None, ca: str | None,
+                 timeout: float = 30.0, session: requests.Session | None = None):
+        if not base_url:
+            raise TransportError("Chưa cấu hình địa chỉ hub (hub_url)", code="not_configured")
+        self.base = base_url.rstrip("/") + API
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self.session.cert = cert
+        self.session.verify = ca if ca else True
+        self.session.trust_env = False  # a proxy from the environment must not see (or break) mutual TLS
+
+    @classmethod
+    def from_config(cls, config: ExchangeConfig, url: str | None = None) -> HubClient:
+        return cls(url or config.hub_url, cert=(str(config.tls_cert_path), str(config.tls_key_path)),
+                   ca=str(config.ca_path), timeout=config.timeout_seconds)
+
+    def _call(self, method: str, path: str, **kw) -> requests.Response:
+        try:
+            resp = self.session.request(method, self.base + path, timeout=(10, self.timeout), **kw)
+        except requests.exceptions.SSLError as exc:
+            raise TransportError(f"Lỗi TLS với hub: {str(exc)[:200]}", code="tls") from None
+        except requests.RequestException as exc:
+            raise TransportError(f"Không kết nối được hub: {exc.__class__.__name__}") from None
+        if resp.status_code >= 500 or resp.status_code in (408, 429):
+            raise TransportError(f"Hub trả lỗi {resp.status_code}", code=f"http_{resp.status_code}")
+        if resp.status_code >= 400:
+            code, message = _error_of(resp)
+            raise Refused(message, code=code)
+        return resp
+
+    def send(self, recipient: str, message_id: str, data: bytes | Path) -> dict:
+        """Upload one message for one recipient. Sending the same (message_id, recipient) again is harmless."""
+        headers = {"Content-Type": "application/xml", "X-Message-Id": message_id}
+        if isinstance(data, Path):
+            with open(data, "rb") as fh:
+                headers["Content-Length"] = str(data.stat().st_size)
+                return self._call("POST", "/messages", params={"to": recipient}, data=fh, headers=headers).json()
+        return self._call("POST", "/messages", params={"to": recipient}, data=data, headers=headers).json()
+
+    def list(self, limit: int = 100) -> list[dict]:
+        return self._call("GET", "/messages", params={"limit": limit}).json()["messages"]
+
+    def fetch(self, hub_id: str, dest, max_bytes: int) -> int:
+        """Stream one message into the binary file ``dest``; refuse (Refused, code too_large) past max_bytes."""
+        resp = self._call("GET", f"/messages/{hub_id}", stream=True)
+        size = 0
+        try:
+            for chunk in resp.iter_content(_CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise Refused("Gói tin vượt quá dung lượng cho phép", code="too_large")
+                dest.write(chunk)
+        except requests.RequestException as exc:
+            raise TransportError(f"Mất kết nối khi tải gói tin: {exc.__class__.__name__}") from None
+        finally:
+            resp.close()
+        return size
+
+    def ack(self, hub_id: str, state: str = "done") -> None:
+        self._call("POST", f"/messages/{hub_id}/ack", json={"state": state})
+
+    def directory(self) -> list[dict]:
+        return self._call("GET", "/directory").json()["agencies"]
+
+
+def _error_of(resp: requests.Response) -> tuple[str, str]:
+    try:
+        err = resp.json()["error"]
+        return str(err.get("code", f"http_{resp.status_code}")), str(err.get("message", ""))
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+        return f"http_{resp.status_code}", resp.text[:200]
