@@ -84,3 +84,18 @@ def test_chunked_upload_without_length_is_refused(client):
     r = client.simulate_post("/api/v1/documents", body=b"", headers={**h, "Transfer-Encoding": "chunked",
                                                                       "Content-Type": "multipart/form-data; boundary=x"})
     assert r.status_code == 411 and r.json["error"]["code"] == "length_required"
+
+
+def test_admin_edits_a_user_in_the_browser_form(client, world):
+    b = client.web_login("admin")
+    page = b.get(f"/admin/users/{world.users['spec2']}")
+    assert page.status_code == 200 and "Huỳnh Ngọc Mai" in page.text
+    r = b.post_form(f"/admin/users/{world.users['spec2']}", {"full_name": "Huỳnh Ngọc Mai", "position": "Phó phòng",
+                                                            "department_id": str(world.dept_tnmt),
+                                                            "roles": ["specialist", "unit_head"], "active": "1"})
+    assert r.status_code == 303
+    assert "Trưởng đơn vị" in b.get("/admin").text
+    r = b.post_form(f"/admin/users/{world.users['admin']}", {"full_name": "Quản Trị", "roles": ["clerk"], "active": "1"})
+    assert r.status_code == 422 and "chính mình" in r.text
+    assert b.get(f"/admin/users/{world.users['otherclerk']}").status_code == 404
+    assert client.web_login("spec").get(f"/admin/users/{world.users['spec2']}").status_code == 403

@@ -24,5 +24,6 @@ def add_routes(app, ctx, templates):
     app.add_route("/reports/{name}", reports.Report(**page))
     app.add_route("/admin", admin.Admin(**page))
     app.add_route("/admin/{section}", admin.AdminSection(**page))
+    app.add_route("/admin/users/{user_id:int}", admin.AdminUserPage(**page))
     api.add_routes(app, ctx)
     exchange_pages.add_routes(app, page)

@@ -59,3 +59,40 @@ class AdminSection(Admin):
             self.show(req, resp, error=exc, status=exc.status, section=section, values=form)
             return
         self.redirect(f"/admin#{section}")
+
+
+class AdminUserPage(Page):
+    """An agency admin edits one user of the agency (roles, unit, name, active)."""
+
+    def _target(self, req, user_id):
+        from ...models.schema import User
+
+        target = User.get_or_none((User.id == user_id) & (User.agency == req.context.user.agency_id))
+        if target is None:
+            raise falcon.HTTPNotFound(title="Không có người dùng này", description="user_not_found")
+        return target
+
+    def show(self, req, resp, target, error=None, status=200):
+        self.render(req, resp, "admin_user.html", status=status, target=target, error=error, role_names=ROLES,
+                    departments=agencies.departments(req.context.user.agency_id))
+
+    def on_get(self, req, resp, user_id):
+        require_role(req.context.user, "admin")
+        self.show(req, resp, self._target(req, user_id))
+
+    def on_post(self, req, resp, user_id):
+        user = req.context.user
+        form, _ = read_form(req, self.ctx)
+        require_role(user, "admin")
+        target = self._target(req, user_id)
+        try:
+            dept = agencies.get_department(user.agency_id, form["department_id"]) if form.get("department_id") else None
+            accounts.update_user(self.ctx.clock.now(), user, target.id, roles=form.getlist("roles"), department=dept,
+                                 clear_department=not form.get("department_id"), active=form.get("active") == "1",
+                                 full_name=form.get("full_name", ""), position=form.get("position", ""))
+        except DomainError as exc:
+            if exc.status == 403:
+                raise
+            self.show(req, resp, target, error=exc, status=exc.status)
+            return
+        self.redirect("/admin#users")
