@@ -11,6 +11,7 @@ import re
 import subprocess
 import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -117,6 +118,7 @@ def leader_assigns(page, world, doc_id):
 
 def test_clerk_leader_specialist_flow(server, chromium, world, tmp_path):
     started = time.monotonic()
+    Path(SHOTS).mkdir(parents=True, exist_ok=True)
     pdf = tmp_path / "QD-125-UBND-VX.pdf"
     pdf.write_bytes(make_pdf(PDF_TEXT))
     report_pdf = tmp_path / "bao-cao-kiem-tra.pdf"
@@ -138,7 +140,6 @@ def test_clerk_leader_specialist_flow(server, chromium, world, tmp_path):
     head = login(chromium, server.url, "head", PASSWORD)
     head.click(f"table.inbox a[href='/documents/{doc_id}']")
     head.wait_for_url(f"**/documents/{doc_id}")
-    head.screenshot(path=f"{SHOTS}/head.png", full_page=True)
     form = head.locator("#form-reassign")
     form.locator("select[name=lead_to]").select_option(f"user:{world.users['spec']}")
     form.locator("input[name=lead_deadline]").fill("2026-03-18")
