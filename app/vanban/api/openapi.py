@@ -82,13 +82,19 @@ _ACTION_BODY = _obj({"leader_id": I, "note": S, "instruction": S, "lead": _ref("
 
 
 def spec() -> dict:
+    from .outgoing import openapi_parts  # issue 3: outgoing documents and signatures
+
+    out_schemas, out_paths = openapi_parts(_op, _json, _q)
+    from .work_openapi import openapi_parts as work_parts  # issue 9: tasks, dossiers, calendar, staff, notices
+
+    work_schemas, work_paths = work_parts(_op, _json, _q)
     doc_list = {"type": "array", "items": _ref("Document")}
     return {
         "openapi": "3.1.0",
         "info": {"title": "vanban API", "version": __version__,
                  "description": "Quản lý văn bản và điều hành. Authenticate with POST /api/v1/auth/login, then "
                                 "send `Authorization: Bearer <token>`."},
-        "components": {"schemas": SCHEMAS,
+        "components": {"schemas": {**SCHEMAS, **out_schemas, **work_schemas},
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
         "paths": {
@@ -142,5 +148,7 @@ def spec() -> dict:
                             body={"application/json": {"schema": {"type": "object"}}},
                             params=[{"name": "kind", "in": "path", "required": True, "schema": {
                                 "enum": ["agencies", "departments", "users", "registers"]}}])},
+            **out_paths,
+            **work_paths,
         },
     }

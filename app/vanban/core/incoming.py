@@ -115,6 +115,9 @@ def register_incoming(ctx, actor: User, data: dict, uploads: list[Upload]) -> Do
             raise Conflict(f"Văn bản {fields['number']}/{fields['notation']} của {fields['issuer_name']} đã được "
                            f"đăng ký (số đến {first.arrival_number}/{first.year}). Đánh dấu \"Vẫn đăng ký\" nếu "
                            f"đây là bản khác.", code="duplicate")
+        # Outgoing/signing (issue 3): Agency.require_valid_signature refuses a PDF whose signature fails.
+        from .signing_service import check_incoming_signatures
+        check_incoming_signatures(ctx, actor, fields["medium"], uploads)
     except BaseException:
         discard_uploads(uploads)
         raise

@@ -20,6 +20,20 @@ def _v1():
     )
 
 
+def _v2():
+    # Outgoing documents, signing, delivery and the exchange outbox (issue 3).
+    from .outgoing import OUTGOING_MODELS
+
+    database.create_tables(OUTGOING_MODELS)
+
+
+def _v3():
+    # Work management: tasks, dossiers, calendar, staff records, notifications (issue 9).
+    from .work import create_work_tables
+
+    create_work_tables()
+
+
 def _v4():
     # Exchange (liên thông) tables: outbox of status messages, inbox, receipts, hub directory and queue (issue 4).
     from .exchange import create_exchange_tables
@@ -27,7 +41,7 @@ def _v4():
     create_exchange_tables()
 
 
-MIGRATIONS = [(1, _v1), (4, _v4)]
+MIGRATIONS = [(1, _v1), (2, _v2), (3, _v3), (4, _v4)]
 LATEST = MIGRATIONS[-1][0]
 
 

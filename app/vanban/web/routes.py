@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..api import resources as api
-from .resources import admin, auth, documents, inbox, reports, search, system
+from .resources import admin, auth, documents, inbox, outgoing, reports, search, system
 from .resources import exchange as exchange_pages
 
 
@@ -26,4 +26,8 @@ def add_routes(app, ctx, templates):
     app.add_route("/admin/{section}", admin.AdminSection(**page))
     app.add_route("/admin/users/{user_id:int}", admin.AdminUserPage(**page))
     api.add_routes(app, ctx)
+    outgoing.add_routes(app, ctx, templates)
+    from .resources import work as work_pages  # issue 9: tasks, dossiers, calendar, staff, notifications
+
+    work_pages.add_routes(app, ctx, templates)
     exchange_pages.add_routes(app, page)
