@@ -231,24 +231,37 @@ def _hosted(code: str) -> bool:
 def receive(ctx, item: dict, stream) -> str:
     """Verify and store one message from the hub. Returns "received", "duplicate" or "refused". Never raises
     on hostile content: a package that fails is stored as invalid and answered with status 02."""
+    from ..errors import TooLarge
+
     config = config_of(ctx)
-    recipient = str(item.get("to", "")).upper()
-    staged = ctx.blobs.stage(stream, config.max_bytes + 1)
     try:
-        with open(staged.path, "rb") as fh:
-            try:
-                message = edxml.parse(fh, trusted_certs=config.trusted_certs, max_bytes=config.max_bytes,
-                                      max_attachment_bytes=config.max_bytes)
-            except EdxmlError as exc:
-                return _refuse_invalid(ctx, item, staged, exc.code, exc.reason)
-        if isinstance(message, edxml.StatusMessage):
-            return _store_status(ctx, item, staged, message)
-        if not _hosted(recipient) or recipient not in {o.organ_id for o in message.to_orgs}:
-            return _refuse_invalid(ctx, item, staged, "unknown_recipient",
-                                   f"Cơ quan nhận {recipient} không thuộc máy chủ này hoặc không có trong gói tin")
-        return _store_package(ctx, item, staged, message, recipient)
+        staged = ctx.blobs.stage(stream, config.max_bytes)
+    except TooLarge:
+        refuse_unread(ctx, item, f"Gói tin vượt quá giới hạn {config.max_package_mb} MB")
+        return "refused"
+    try:
+        return _receive_staged(ctx, item, staged, config)
+    except Exception as exc:  # a poison message must not stop the poll loop or crash the worker
+        log.exception("unexpected failure on message %s", item.get("id"))
+        return _refuse_invalid(ctx, item, staged, "internal_error", f"Lỗi xử lý gói tin ({exc.__class__.__name__})")
     finally:
         staged.discard()
+
+
+def _receive_staged(ctx, item, staged, config) -> str:
+    recipient = str(item.get("to", "")).upper()
+    with open(staged.path, "rb") as fh:
+        try:
+            message = edxml.parse(fh, trusted_certs=config.trusted_certs, max_bytes=config.max_bytes,
+                                  max_attachment_bytes=config.max_bytes)
+        except EdxmlError as exc:
+            return _refuse_invalid(ctx, item, staged, exc.code, exc.reason)
+    if isinstance(message, edxml.StatusMessage):
+        return _store_status(ctx, item, staged, message)
+    if not _hosted(recipient) or recipient not in {o.organ_id for o in message.to_orgs}:
+        return _refuse_invalid(ctx, item, staged, "unknown_recipient",
+                               f"Cơ quan nhận {recipient} không thuộc máy chủ này hoặc không có trong gói tin")
+    return _store_package(ctx, item, staged, message, recipient)
 
 
 def _package_key(recipient: str, pkg: edxml.Package, sha: str) -> str:
@@ -342,23 +355,27 @@ def _refuse_invalid(ctx, item, staged, code: str, reason: str) -> str:
         ctx.blobs.commit(staged)
         ExchangeInbox.create(
             hub_id=str(item.get("id", "")), dedup_key=key, kind=head.kind if head else "package",
-            agency_code=recipient, sender=head.from_organ_id if head else "",
-            document_id=head.document_id[:300] if head else "", blob_sha=staged.sha256, size=staged.size,
+            agency_code=recipient, sender=(head.from_organ_id if head else str(item.get("from", "")))[:35],
+            document_id=(head.document_id if head else str(item.get("document_id", "")))[:300], blob_sha=staged.sha256, size=staged.size,
             state="invalid", reason=f"{code}: {reason}"[:2000], received_at=_naive(now), decided_at=_naive(now),
             decided_by="system")
-        _answer_refusal(ctx, head, recipient, reason)
+        _answer_refusal(ctx, head, item, recipient, reason)
     log.warning("refused message %s for %s: %s", item.get("id"), recipient, code)
     return "refused"
 
 
-def _answer_refusal(ctx, head, recipient, reason) -> None:
-    # Only a refused *package* gets a 02: answering a bad status message with a status would loop forever.
-    if head is None or head.kind != "package" or not head.from_organ_id or not head.document_id:
+def _answer_refusal(ctx, head, item, recipient, reason) -> None:
+    """02 to the claimed sender: from the envelope when it can be read, else from the hub's listing (what the
+    hub read when it accepted the upload). Only packages get one: answering a bad status with a status would
+    loop forever between two nodes."""
+    kind = head.kind if head else str(item.get("kind", ""))
+    sender = head.from_organ_id if head else str(item.get("from", "")).upper()
+    document_id = head.document_id if head else str(item.get("document_id", ""))
+    if kind != "package" or not codes.is_valid_organ_id(sender) or not document_id:
         return
-    sender = recipient if _hosted(recipient) else None
-    if sender is None:
-        return  # not addressed to us: nobody here may speak for the recipient
-    enqueue_status(ctx, agency_code=sender, recipient=head.from_organ_id, document_id=head.document_id,
+    if not _hosted(recipient):
+        return  # not addressed to an agency here: nobody here may speak for the recipient
+    enqueue_status(ctx, agency_code=recipient, recipient=sender, document_id=document_id[:300],
                    status_code=StatusCode.REFUSED, description=f"Từ chối tự động: {reason}")
 
 
@@ -375,10 +392,7 @@ def refuse_unread(ctx, item: dict, reason: str) -> None:
             agency_code=recipient, sender=str(item.get("from", ""))[:35],
             document_id=str(item.get("document_id", ""))[:300], size=int(item.get("size") or 0), state="invalid",
             reason=f"too_large: {reason}", received_at=_naive(now), decided_at=_naive(now), decided_by="system")
-        if item.get("kind") == "package" and _hosted(recipient) and codes.is_valid_organ_id(str(item.get("from"))):
-            enqueue_status(ctx, agency_code=recipient, recipient=str(item["from"]),
-                           document_id=str(item.get("document_id", "")), status_code=StatusCode.REFUSED,
-                           description=f"Từ chối tự động: {reason}")
+        _answer_refusal(ctx, None, item, recipient, reason)
 
 
 # ---------------------------------------------------------------------------------------------- workflow hook

@@ -1,0 +1,70 @@
+"""Periodic exchange jobs for the huey consumer (`vanban worker`). Listed in vanban.jobs.JOB_MODULES as
+"vanban.exchange.jobs"; huey calls register(jobs) once per process.
+
+Every minute (huey's periodic granularity): a node pushes its outbox and polls the hub; a hub with an upstream
+exchanges with it. A run that finds the hub down leaves the rows with their backoff time, so a long outage
+costs one failed connection per minute, not one per row. The same functions run by hand as
+`vanban exchange push|poll` and `vanban hub upstream`.
+"""
+from __future__ import annotations
+
+import logging
+
+from huey import crontab
+
+log = logging.getLogger(__name__)
+
+
+def _context(jobs):
+    from ..antivirus import make_scanner
+    from ..clock import SystemClock
+    from ..core.context import Context
+
+    return Context(settings=jobs.settings, clock=SystemClock(), blobs=jobs.blobs, scanner=make_scanner(jobs.settings),
+                   jobs=jobs)
+
+
+def _run(jobs, what: str) -> dict:
+    from .node import config_of
+    from .transport import HubClient, TransportError
+
+    ctx = _context(jobs)
+    config = config_of(ctx)
+    if not config.hub_url:
+        return {}
+    client = HubClient.from_config(config)
+    try:
+        if what == "push":
+            from .node import push
+
+            return push(ctx, client)
+        if what == "poll":
+            from .node import poll
+
+            return poll(ctx, client)
+        from . import hub
+
+        out = hub.forward_upstream(ctx.blobs, client, ctx.clock.now())
+        out.update(hub.poll_upstream(ctx.blobs, client, ctx.clock.now(), trusted=config.trusted_certs,
+                                     max_bytes=config.max_bytes, tmp_dir=ctx.blobs.tmp))
+        return out
+    except TransportError as exc:
+        log.warning("exchange %s: %s", what, exc.message)  # the next run retries; metrics show the backlog
+        return {"error": exc.code}
+
+
+def register(jobs) -> None:
+    role = jobs.settings.role
+
+    if role == "node":
+        @jobs.huey.periodic_task(crontab(minute="*"), name="exchange_push")
+        def exchange_push():
+            return jobs.run_in_db(_run, jobs, "push")
+
+        @jobs.huey.periodic_task(crontab(minute="*"), name="exchange_poll")
+        def exchange_poll():
+            return jobs.run_in_db(_run, jobs, "poll")
+    else:
+        @jobs.huey.periodic_task(crontab(minute="*"), name="exchange_upstream")
+        def exchange_upstream():
+            return jobs.run_in_db(_run, jobs, "upstream")
