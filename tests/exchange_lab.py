@@ -236,3 +236,120 @@ class WebUser:
 
 def python() -> str:
     return sys.executable
+
+
+class Relay:
+    """A TCP relay between a node and the hub: cut (stop) and restore the link, count the bytes that went
+    through, throttle, and add a fixed delay to every chunk in each direction (this kernel has no netem)."""
+
+    def __init__(self, target_port: int, *, delay: float = 0.0, rate: float | None = None,
+                 host: str = "127.0.0.1", target_host: str = "127.0.0.1"):
+        import threading
+
+        self.target = (target_host, target_port)
+        self.host, self.delay, self.rate = host, delay, rate
+        self.port = free_port() if host == "127.0.0.1" else 0
+        self.upstream_bytes = 0
+        self._lock = threading.Lock()
+        self._conns: list[socket.socket] = []
+        self._server: socket.socket | None = None
+
+    def start(self) -> Relay:
+        import threading
+
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind((self.host, self.port))  # the same port again after stop(): the node's hub_url stays valid
+        self.port = srv.getsockname()[1]
+        srv.listen(64)
+        self._server = srv
+        threading.Thread(target=self._accept, args=(srv,), daemon=True).start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+    def _accept(self, srv) -> None:
+        import threading
+
+        while True:
+            try:
+                client, _ = srv.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=10)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._conns += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, src, dst, counts: bool) -> None:
+        import collections
+        import threading
+
+        # Chunks are released `delay` seconds after they arrived, by a second thread, so the delay adds
+        # latency without capping throughput at one chunk per delay.
+        queue: collections.deque = collections.deque()
+        ready = threading.Condition()
+        done = []
+
+        def sender():
+            while True:
+                with ready:
+                    while not queue and not done:
+                        ready.wait()
+                    if not queue:
+                        break
+                    due, data = queue.popleft()
+                wait = due - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                try:
+                    dst.sendall(data)
+                except OSError:
+                    break
+            try:
+                dst.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+        out = threading.Thread(target=sender, daemon=True)
+        out.start()
+        started, total = time.monotonic(), 0
+        try:
+            while data := src.recv(65536):
+                total += len(data)
+                if counts:
+                    self.upstream_bytes += len(data)
+                if self.rate:
+                    ahead = total / self.rate - (time.monotonic() - started)
+                    if ahead > 0:
+                        time.sleep(ahead)
+                with ready:
+                    queue.append((time.monotonic() + self.delay, data))
+                    ready.notify()
+        except OSError:
+            pass
+        with ready:
+            done.append(True)
+            ready.notify()
+        out.join(timeout=30)
+
+    def stop(self) -> None:
+        """Cut the link: refuse new connections and break the open ones."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
