@@ -22,6 +22,9 @@ accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
 forwarded_allow_ips = "127.0.0.1,::1"
+# gunicorn 27 opens a control socket under ~/.gunicorn by default, shared by every gunicorn of the user;
+# the appliance's service user has no home to put it in, and systemd already controls the process.
+control_socket_disable = True
 
 # prometheus-client multiprocess mode: every worker writes its counters to files in this directory, which is
 # emptied at start so values of dead processes from an earlier run do not linger.
