@@ -158,3 +158,19 @@ def test_web_pages_show_inbox_and_diagram(client, world, people):
     page = b.get(f"/documents/{doc}")
     assert 'data-state="waiting"' in page.text and 'data-state="done"' in page.text
     assert "Giao TNMT" in page.text
+
+
+def test_document_page_for_every_role_in_the_flow(client, world, people):
+    """Each participant opens the page while their part is open: the page offers them their own actions."""
+    doc = register(client, people["clerk"], world)
+    act(client, people["clerk"], doc, "present", leader_id=world.users["leader"])
+    act(client, people["leader"], doc, "assign", instruction="x", lead={"to": f"dept:{world.dept_tnmt}"},
+        info=[{"to": f"user:{world.users['vpspec']}"}])
+    head_page = client.web_login("head").get(f"/documents/{doc}")
+    assert head_page.status_code == 200 and 'id="form-reassign"' in head_page.text
+    act(client, people["head"], doc, "reassign", instruction="x", lead={"to": f"user:{world.users['spec']}"})
+    spec_page = client.web_login("spec").get(f"/documents/{doc}")
+    assert spec_page.status_code == 200
+    assert all(f'id="form-{f}"' in spec_page.text for f in ("comment", "forward", "complete"))
+    info_page = client.web_login("vpspec").get(f"/documents/{doc}")
+    assert info_page.status_code == 200 and "Đánh dấu đã xem" in info_page.text
