@@ -45,6 +45,14 @@ def pki(data_dir, pki_template):
     return Pki(data_dir / "pki", clock=lambda: (T0 - timedelta(days=1)).astimezone())
 
 
+def login(client, username) -> dict:
+    """API headers for a user, logged in once per test (argon2 makes each login cost a tenth of a second)."""
+    cache = client.__dict__.setdefault("_tokens", {})
+    if username not in cache:
+        cache[username] = client.api_login(username)
+    return cache[username]
+
+
 def upload(client, headers, path, fields, files=()):
     body, ctype = multipart(fields, files)
     return client.simulate_post(path, body=body, headers={**headers, "Content-Type": ctype})
@@ -64,7 +72,7 @@ def main_file(text="Nội dung công văn báo cáo tình hình quản lý đấ
 
 
 def create_draft(client, world, headers=None, files=None, **over):
-    headers = headers or client.api_login("spec")
+    headers = headers or login(client, "spec")
     r = upload(client, headers, "/api/v1/outgoing", draft_fields(world, **over),
                [main_file()] if files is None else files)
     assert r.status_code == 201, r.text
@@ -77,16 +85,16 @@ def act(client, headers, draft_id, action, **body):
 
 def approve_and_submit(client, draft_id):
     for user, action in (("head", "approve_content"), ("clerk", "approve_format"), ("spec", "submit")):
-        r = act(client, client.api_login(user), draft_id, action)
+        r = act(client, login(client, user), draft_id, action)
         assert r.status_code == 200, r.text
     return r.json
 
 
 def set_images(client):
-    r = upload(client, client.api_login("leader"), "/api/v1/signing/images/signature", {},
+    r = upload(client, login(client, "leader"), "/api/v1/signing/images/signature", {},
                [("files", "chu-ky.png", signature_png(LEADER_NAME), "image/png")])
     assert r.status_code == 201, r.text
-    r = upload(client, client.api_login("clerk"), "/api/v1/signing/images/seal", {},
+    r = upload(client, login(client, "clerk"), "/api/v1/signing/images/seal", {},
                [("files", "con-dau.png", seal_png("UBND huyện Nhơn Trạch", place="Đồng Nai"), "image/png")])
     assert r.status_code == 201, r.text
 
@@ -94,14 +102,14 @@ def set_images(client):
 def signed_draft(client, world, **over):
     draft = create_draft(client, world, **over)
     approve_and_submit(client, draft["id"])
-    r = act(client, client.api_login("leader"), draft["id"], "sign", passphrase=PW_LEADER)
+    r = act(client, login(client, "leader"), draft["id"], "sign", passphrase=PW_LEADER)
     assert r.status_code == 200, r.text
     return r.json
 
 
 def issued_draft(client, world, **over):
     draft = signed_draft(client, world, **over)
-    r = act(client, client.api_login("clerk"), draft["id"], "issue", passphrase=PW_SEAL, place="Nhơn Trạch")
+    r = act(client, login(client, "clerk"), draft["id"], "issue", passphrase=PW_SEAL, place="Nhơn Trạch")
     assert r.status_code == 200, r.text
     return r.json
 
@@ -125,7 +133,7 @@ def check_openapi(client, path_template, method, response):
 # ---- drafting -------------------------------------------------------------------------------------------------
 
 def test_specialist_drafts_with_recipients_and_files(client, world, data_dir):
-    h = client.api_login("spec")
+    h = login(client, "spec")
     r = upload(client, h, "/api/v1/outgoing", draft_fields(world, recipient=[f"dept:{world.dept_vp}",
                                                                              f"user:{world.users['vpspec']}"],
                                                             recipient_info=[f"dept:{world.dept_tnmt}"],
@@ -161,7 +169,7 @@ def test_specialist_drafts_with_recipients_and_files(client, world, data_dir):
     ({}, [("files", "hong.pdf", b"%PDF-1.4\nkhong phai pdf", "application/pdf")], "pdf_corrupt"),
 ])
 def test_bad_drafts_are_refused_and_change_nothing(client, world, data_dir, over, files, code):
-    h = client.api_login("spec")
+    h = login(client, "spec")
     r = upload(client, h, "/api/v1/outgoing", draft_fields(world, **over), [main_file()] if files is None else files)
     assert r.status_code in (403, 422), r.text
     assert r.json["error"]["code"] == code
@@ -178,14 +186,14 @@ def test_encrypted_main_pdf_is_refused(client, world):
     doc.set_font("helvetica", size=12)
     doc.cell(0, 10, "secret")
     doc.set_encryption(owner_password="chu", user_password="doc")
-    r = upload(client, client.api_login("spec"), "/api/v1/outgoing", draft_fields(world),
+    r = upload(client, login(client, "spec"), "/api/v1/outgoing", draft_fields(world),
                [("files", "ma-hoa.pdf", bytes(doc.output()), "application/pdf")])
     assert r.status_code == 422 and r.json["error"]["code"] == "pdf_encrypted"
 
 
 def test_versions_comments_approvals_and_submission(client, world):
     d = create_draft(client, world)
-    spec, head, clerk, spec2 = (client.api_login(u) for u in ("spec", "head", "clerk", "spec2"))
+    spec, head, clerk, spec2 = (login(client, u) for u in ("spec", "head", "clerk", "spec2"))
     # reviewers comment on version 1
     r = act(client, spec2, d["id"], "comment", text="Đề nghị bổ sung số liệu quý I.", version=1)
     assert r.status_code == 200, r.text
@@ -220,28 +228,28 @@ def test_versions_comments_approvals_and_submission(client, world):
     r = upload(client, spec, f"/api/v1/outgoing/{d['id']}/versions", {"note": "x"}, [main_file()])
     assert r.status_code == 409 and r.json["error"]["code"] == "draft_submitted"
     assert [x["id"] for x in client.simulate_get("/api/v1/outgoing?box=sign",
-                                                 headers=client.api_login("leader")).json["drafts"]] == [d["id"]]
+                                                 headers=login(client, "leader")).json["drafts"]] == [d["id"]]
 
 
 def test_signer_sends_back_with_comment(client, world):
     d = create_draft(client, world)
     approve_and_submit(client, d["id"])
-    leader = client.api_login("leader")
+    leader = login(client, "leader")
     assert act(client, leader, d["id"], "return", text="").json["error"]["code"] == "missing:t"
-    assert act(client, client.api_login("head"), d["id"], "return",
+    assert act(client, login(client, "head"), d["id"], "return",
                text="x").json["error"]["code"] == "not_assigned_signer"
     r = act(client, leader, d["id"], "return", text="Sửa lại phần kiến nghị.")
     assert r.status_code == 200 and r.json["status"] == "drafting"
     assert r.json["events"][-1] == {**r.json["events"][-1], "kind": "return", "text": "Sửa lại phần kiến nghị."}
     # the approvals of the unchanged version still hold, so it can go straight back
-    assert act(client, client.api_login("spec"), d["id"], "submit").json["status"] == "submitted"
+    assert act(client, login(client, "spec"), d["id"], "submit").json["status"] == "submitted"
 
 
 def test_named_format_approver(client, world):
     d = create_draft(client, world)
-    vpspec = client.api_login("vpspec")
+    vpspec = login(client, "vpspec")
     assert act(client, vpspec, d["id"], "approve_format").status_code == 403
-    admin = client.api_login("admin")
+    admin = login(client, "admin")
     r = client.simulate_post("/api/v1/outgoing/format-approvers", json={"user_id": world.users["vpspec"]},
                              headers=admin)
     assert r.status_code == 200 and r.json["user_ids"] == [world.users["vpspec"]]
@@ -252,10 +260,10 @@ def test_named_format_approver(client, world):
 
 def test_other_agency_and_confidential_drafts_are_hidden(client, world):
     d = create_draft(client, world, confidentiality="1")
-    assert client.simulate_get(f"/api/v1/outgoing/{d['id']}", headers=client.api_login("spec2")).status_code == 404
-    assert client.simulate_get(f"/api/v1/outgoing/{d['id']}", headers=client.api_login("head")).status_code == 200
+    assert client.simulate_get(f"/api/v1/outgoing/{d['id']}", headers=login(client, "spec2")).status_code == 404
+    assert client.simulate_get(f"/api/v1/outgoing/{d['id']}", headers=login(client, "head")).status_code == 200
     open_draft = create_draft(client, world)
-    other = client.api_login("otherclerk")
+    other = login(client, "otherclerk")
     assert client.simulate_get(f"/api/v1/outgoing/{open_draft['id']}", headers=other).status_code == 404
     assert act(client, other, open_draft["id"], "comment", text="x").status_code == 404
 

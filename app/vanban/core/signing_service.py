@@ -116,6 +116,8 @@ def unlock(ctx, kind: str, agency_code: str, passphrase, *, username=None):
     except SigningError as exc:
         raise refusal(exc) from None
     if rec is None:
+        if _revoked_only(store, kind, agency_code, username):
+            raise refusal(SigningError("cert_revoked"))
         if kind == "person":
             raise Rejected("Bạn chưa có chứng thư số ký văn bản; đề nghị quản trị cấp (vanban pki issue-person).",
                            code="no_certificate")
@@ -124,6 +126,12 @@ def unlock(ctx, kind: str, agency_code: str, passphrase, *, username=None):
         return store.load_signer(rec["serial"], passphrase)
     except SigningError as exc:
         raise refusal(exc) from None
+
+
+def _revoked_only(store, kind, agency_code, username) -> bool:
+    """The person (or seal) had certificates, all revoked: say so rather than "no certificate"."""
+    return any(r["kind"] == kind and r["ca"] == agency_code and r["status"] == "revoked"
+               and (username is None or r.get("username") == username) for r in store.list())
 
 
 # ---- the competent person signs ---------------------------------------------------------------------------
