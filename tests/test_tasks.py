@@ -240,3 +240,51 @@ def test_web_pages_render(client, world):
 def test_created_at_is_local_time(client, world, h):
     t = create(client, h["leader"], title="x", targets=[f"user:{world.users['spec']}"]).json["tasks"][0]
     assert datetime.fromisoformat(t["created_at"]) == datetime(2026, 3, 10, 9, 0)
+
+
+def _system_signing_key(data_dir):
+    """A throwaway XML-DSig key for this node, generated at test time (exchange.toml defaults: pki/exchange)."""
+    from datetime import timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    pki = data_dir / "pki" / "exchange"
+    pki.mkdir(parents=True, exist_ok=True)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "node1")])
+    now = datetime(2026, 1, 1)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + timedelta(days=3650))
+            .sign(key, hashes.SHA256()))
+    (pki / "dsig.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                     serialization.NoEncryption()))
+    (pki / "dsig.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def test_answer_to_an_exchanged_document_goes_back_over_the_exchange(client, world, h, data_dir, clock):
+    """A document that came from another agency through the exchange becomes a task; the approved answer
+    returns to the sender as a signed edXML status 06 in the exchange's outbox."""
+    from vanban.exchange import parse_status
+    from vanban.models.exchange import ExchangeInbox, ExchangeOutbox
+
+    _system_signing_key(data_dir)
+    doc = register_doc(client, h["clerk"], world)
+    ExchangeInbox.create(hub_id="7", dedup_key="H19.10,2026/03/05,125/UBND-VX|H19.42", kind="package",
+                         agency_code="H19.42", sender="H19.10", sender_name="UBND tỉnh Đồng Nai",
+                         document_id="H19.10,2026/03/05,125/UBND-VX", subject=doc["subject"], state="accepted",
+                         local_document=doc["id"], received_at=clock.local())
+    t = create(client, h["leader"], source="document", document_id=doc["id"], instruction="Báo cáo tỉnh",
+               targets=[f"dept:{world.dept_tnmt}"]).json["tasks"][0]
+    act(client, h["head"], t["id"], "answer", text="Đã giao 1.250 m² cho hộ ông Nguyễn Văn A")
+    assert ExchangeOutbox.select().count() == 0  # nothing leaves before the assigning side approves
+    assert act(client, h["leader"], t["id"], "approve").status_code == 200
+    row = ExchangeOutbox.get()
+    assert (row.kind, row.status_code, row.recipient, row.agency_code) == ("status", "06", "H19.10", "H19.42")
+    from cryptography import x509
+
+    ours = x509.load_pem_x509_certificates((data_dir / "pki" / "exchange" / "dsig.crt").read_bytes())
+    msg = parse_status(client.app.ctx.blobs.path(row.blob_sha).read_bytes(), trusted_certs=ours)
+    assert "1.250 m²" in msg.description and msg.response_for.document_id == "H19.10,2026/03/05,125/UBND-VX"

@@ -223,7 +223,8 @@ def approve(ctx, actor: User, task_id, note: str = "") -> Task:
         task = _load_for_assigner(actor, task_id, "submitted")
         TaskEvent.create(task=task, user=actor, kind="approve", text=note, created_at=local)
         Task.update(status="done", done_at=local).where(Task.id == task.id).execute()
-        audit.record(now, actor, "task.approve", "task", task.id)
+        sent = answer_over_exchange(ctx, task)
+        audit.record(now, actor, "task.approve", "task", task.id, {"answer_sent_to": sent} if sent else None)
     return Task.get_by_id(task.id)
 
 
@@ -291,9 +292,36 @@ def record_external_answer(ctx, task_id, from_organ: str, text: str) -> Task:
     return Task.get_by_id(task.id)
 
 
+def answer_over_exchange(ctx, task: Task) -> str | None:
+    """When the task came from a document another agency sent over the exchange, the approved answer goes back
+    to that agency as an edXML status 06 (completed) whose Description carries the answer, through the
+    exchange's own outbox (exchange.node.enqueue_status, same transaction). Returns the recipient's code."""
+    from ..models import database
+
+    if task.document_id is None or not database.table_exists("exchange_inbox"):
+        return None
+    from ..models.exchange import ExchangeInbox
+
+    row = (ExchangeInbox.select().where((ExchangeInbox.local_document == task.document_id) &
+                                        (ExchangeInbox.kind == "package") & (ExchangeInbox.state == "accepted"))
+           .first())
+    if row is None:
+        return None
+    from ..exchange import EdxmlError, node
+
+    try:
+        node.enqueue_status(ctx, agency_code=row.agency_code, recipient=row.sender, document_id=row.document_id,
+                            status_code="06", description=f"{task.title}: {task.answer}"[:1000],
+                            local_document=task.document_id)
+    except EdxmlError as exc:  # no signing key: refuse the approval rather than lose the answer
+        raise InvalidTransition(f"Không gửi được kết quả qua liên thông: {exc}", code="exchange_not_configured") \
+            from exc
+    return row.sender
+
+
 def send_over_exchange(task: Task, kind: str, payload: dict, local) -> WorkOutbox:
-    """The one place a task message leaves for another server. The exchange has no node-side API for task
-    messages yet, so the message waits in work_outbox (same transaction as the change, like the document
+    """The one place a task message (notice, urge, extension, return) leaves for an agency on another server.
+    edXML has no message for tasks and the exchange no node API for them, so the message waits in work_outbox (same transaction as the change, like the document
     outbox); the exchange's sender is to read `pending` rows, wrap them in edXML and mark them sent."""
     body = {"task_id": task.id, "from": task.agency.code, "to": task.target_organ, "kind": kind,
             "document_id": task.document_id, "title": task.title, **payload}
