@@ -165,3 +165,18 @@ def test_routing_and_arrivals_are_noticed(client, world, clock):
     assert notifications.scan_arrivals(ctx) == 1 and notifications.scan_arrivals(ctx) == 0
     items = client.simulate_get("/api/v1/notifications", headers=h["clerk"]).json["items"]
     assert items[0]["kind"] == "arrived" and "UBND tỉnh Đồng Nai" in items[0]["title"]
+
+
+def test_periodic_jobs_register_and_run(client, world, settings):
+    """The huey tasks of vanban.work_jobs, run in immediate mode as the tests run all jobs (with the system clock:
+    the scans only read the date to compare deadlines)."""
+    from vanban import work_jobs
+    from vanban.jobs import make_jobs
+
+    jobs = make_jobs(settings, client.app.ctx.blobs)
+    work_jobs.register(jobs)
+    names = {t.__name__ for t in jobs.huey._registry._periodic_tasks}
+    assert {"work_scan_events", "work_scan_deadlines", "work_send_mail"} <= names
+    assert work_jobs.send_mail(client.app.ctx) == {"enabled": False, "mails": 0, "items": 0}  # no relay set
+    assert set(work_jobs.scan_deadlines(client.app.ctx)) == {"due_soon", "overdue", "dossier_due"}
+    assert work_jobs.scan_events(client.app.ctx) == {"assigned": 0, "arrived": 0}
