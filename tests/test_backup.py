@@ -276,6 +276,10 @@ def test_unreachable_hub_does_not_stop_local(node, capsys):
     assert "finished_at" in report["repos"]["local"]
     metrics = node.metrics()
     assert 'repo="local"' in metrics and 'repo="hub"' not in metrics
+    node.config = config
+    assert run_cli(node, "backup", "list") == 2  # the local list is still shown
+    captured = capsys.readouterr()
+    assert report["archive"] in captured.out and "backup_repo_unreachable" in captured.err
 
 
 def _leave_lock(config, host_id: str | None) -> None:

@@ -783,6 +783,12 @@ def probe_app(data_dir: str) -> dict:
 
 
 # ---------------------------------------------------------------- hub side: append-only repositories
+# The hub keeps each node's repository under a key whose authorized_keys line is
+#   command="borg serve --append-only --restrict-to-repository /srv/borg/<agency>",restrict ssh-ed25519 ...
+# Pruning the hub copy is the IT centre's job, with its own non-append-only access and the escrowed
+# passphrase: first compare the archive list with the previous one (a node that "deleted" archives shows up
+# as a shorter list and extra transactions), roll back if needed, and only then prune and compact, because
+# compaction makes every earlier delete permanent.
 
 def transactions(repo_dir: str | Path) -> list[tuple[int, str]]:
     """The `transactions` log borg keeps in an append-only repository: (transaction id, UTC time). A

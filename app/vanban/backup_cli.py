@@ -87,17 +87,21 @@ def cmd_now(args) -> int:
 
 def cmd_list(args) -> int:
     config = _config(args)
-    out = {}
+    out, failed = {}, False
     for name in _repo_names(args, config):
-        out[name] = backup.list_archives(config, name)
+        try:
+            out[name] = backup.list_archives(config, name)
+        except backup.BackupError as exc:  # an unreachable hub must not hide the local list
+            print(f"kho {name}: lỗi {exc.message} [{exc.code}]", file=sys.stderr)
+            failed = True
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=1))
-        return 0
-    for name, archives in out.items():
-        print(f"kho {name} ({config.repos()[name]}): {len(archives)} bản")
-        for a in archives:
-            print(f"  {a['name']:40} {a.get('start', '')[:19]}")
-    return 0
+    else:
+        for name, archives in out.items():
+            print(f"kho {name} ({config.repos()[name]}): {len(archives)} bản")
+            for a in archives:
+                print(f"  {a['name']:40} {a.get('start', '')[:19]}")
+    return 2 if failed else 0
 
 
 def cmd_verify(args) -> int:
