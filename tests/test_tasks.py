@@ -288,3 +288,34 @@ def test_answer_to_an_exchanged_document_goes_back_over_the_exchange(client, wor
     ours = x509.load_pem_x509_certificates((data_dir / "pki" / "exchange" / "dsig.crt").read_bytes())
     msg = parse_status(client.app.ctx.blobs.path(row.blob_sha).read_bytes(), trusted_certs=ours)
     assert "1.250 m²" in msg.description and msg.response_for.document_id == "H19.10,2026/03/05,125/UBND-VX"
+
+
+def test_handling_reports_and_agency_figures(client, world, h, clock):
+    """DOMAIN §10 handling reports and the §12 per-agency figures, as rows, XLSX (with a chart) and PDF."""
+    doc = register_doc(client, h["clerk"], world, deadline="2026-03-12")
+    register_doc(client, h["clerk"], world, number_notation="126/UBND-VX")
+    client.simulate_post(f"/api/v1/documents/{doc['id']}/actions/present", json={"leader_id": world.users["leader"]},
+                         headers=h["clerk"])
+    client.simulate_post(f"/api/v1/documents/{doc['id']}/actions/assign", json={
+        "instruction": "TNMT chủ trì", "lead": {"to": f"dept:{world.dept_tnmt}", "deadline": "2026-03-12"}},
+        headers=h["leader"])
+    clock.advance(days=3)
+    admin, leader = client.api_login("admin"), client.api_login("leader")
+    rows = client.simulate_get("/api/v1/work-reports/incoming-handling?from=2026-03-01", headers=leader).json["rows"]
+    by = {r["unit"]: r for r in rows}
+    assert by["Phòng Tài nguyên và Môi trường"]["pending_overdue"] == 1
+    assert by["Chưa giao xử lý"]["pending_on_time"] == 1
+    out = client.simulate_get("/api/v1/work-reports/outgoing-handling?from=2026-03-01", headers=leader)
+    assert out.status_code == 200 and out.json["rows"] == []  # nothing issued in this period
+    figures = client.simulate_get("/api/v1/work-reports/agency-figures?from=2026-03-01", headers=admin).json["rows"]
+    ours = next(r for r in figures if r["agency"] == "UBND huyện Nhơn Trạch")
+    assert ours["incoming"] == 2 and ours["incoming_electronic_rate"] == 100.0
+    assert ours["incoming_handled_rate"] == 50.0 and ours["users_active_rate"] > 0
+    assert client.simulate_get("/api/v1/work-reports/agency-figures", headers=leader).status_code == 403
+    for name in ("incoming-handling", "outgoing-handling", "agency-figures"):
+        x = client.simulate_get(f"/api/v1/work-reports/{name}?from=2026-03-01&format=xlsx", headers=admin)
+        assert x.status_code == 200 and zipfile.ZipFile(io.BytesIO(x.content)).namelist()
+        p = client.simulate_get(f"/api/v1/work-reports/{name}?from=2026-03-01&format=pdf", headers=admin)
+        assert p.status_code == 200 and p.content.startswith(b"%PDF")
+    x = client.simulate_get("/api/v1/work-reports/agency-figures?from=2026-03-01&format=xlsx", headers=admin)
+    assert any(n.startswith("xl/charts/") for n in zipfile.ZipFile(io.BytesIO(x.content)).namelist())
