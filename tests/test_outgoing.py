@@ -4,14 +4,12 @@ web UI. Signing, issue, verification and recall are in test_signing_flow.py (whi
 Real parts: the app on a fresh SQLite file, a real clamd, a PKI made with `cryptography` on disk, pyHanko."""
 from __future__ import annotations
 
-import shutil
 import sqlite3
-from datetime import timedelta
 
 import jsonschema
 import pytest
 
-from conftest import T0, make_pdf, multipart
+from conftest import make_pdf, multipart
 from vanban.signing.images import seal_png, signature_png
 
 PW_CA = "ca-pass-phrase-1"
@@ -21,29 +19,6 @@ LEADER_NAME = "Lê Văn Hùng"
 
 
 # ---- fixtures and helpers (test_signing_flow imports these) --------------------------------------------------
-
-@pytest.fixture(scope="session")
-def pki_template(tmp_path_factory):
-    """Provincial root, a CA for H19.42 with the leader's and the seal certificates; keys made once per run."""
-    from vanban.signing.pki import Pki
-
-    root = tmp_path_factory.mktemp("pki") / "pki"
-    start = (T0 - timedelta(days=30)).astimezone()
-    pki = Pki(root, clock=lambda: start, ca_key_bits=2048)
-    pki.init_root("CA gốc tỉnh Đồng Nai", PW_CA)
-    pki.issue_agency_ca("H19.42", "UBND huyện Nhơn Trạch", root_passphrase=PW_CA, passphrase=PW_CA)
-    pki.issue_person("H19.42", "leader", LEADER_NAME, "Phó Chủ tịch", ca_passphrase=PW_CA, passphrase=PW_LEADER)
-    pki.issue_seal("H19.42", ca_passphrase=PW_CA, passphrase=PW_SEAL)
-    return root
-
-
-@pytest.fixture
-def pki(data_dir, pki_template):
-    from vanban.signing.pki import Pki
-
-    shutil.copytree(pki_template, data_dir / "pki")
-    return Pki(data_dir / "pki", clock=lambda: (T0 - timedelta(days=1)).astimezone())
-
 
 def login(client, username) -> dict:
     """API headers for a user, logged in once per test (argon2 makes each login cost a tenth of a second)."""

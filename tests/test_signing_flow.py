@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 from pypdf import PdfReader
 
-from conftest import PASSWORD, T0, incoming_fields, make_pdf
+from conftest import PASSWORD, T0, make_pdf
 from test_outgoing import (
     LEADER_NAME,
     PW_CA,
@@ -29,8 +29,6 @@ from test_outgoing import (
     issued_draft,
     login,
     main_file,
-    pki,  # noqa: F401 - fixture
-    pki_template,  # noqa: F401 - fixture
     set_images,
     signed_draft,
     upload,
@@ -39,6 +37,29 @@ from vanban.signing import pdf as vpdf
 
 needs_pdfsig = pytest.mark.skipif(not (shutil.which("pdfsig") and shutil.which("certutil")),
                                   reason="needs poppler-utils (pdfsig) and libnss3-tools (certutil)")
+
+
+@pytest.fixture(scope="session")
+def pki_template(tmp_path_factory):
+    """Provincial root, a CA for H19.42 with the leader's and the seal certificates; keys made once per run."""
+    from vanban.signing.pki import Pki
+
+    root = tmp_path_factory.mktemp("pki") / "pki"
+    start = (T0 - timedelta(days=30)).astimezone()
+    pki = Pki(root, clock=lambda: start, ca_key_bits=2048)
+    pki.init_root("CA gốc tỉnh Đồng Nai", PW_CA)
+    pki.issue_agency_ca("H19.42", "UBND huyện Nhơn Trạch", root_passphrase=PW_CA, passphrase=PW_CA)
+    pki.issue_person("H19.42", "leader", LEADER_NAME, "Phó Chủ tịch", ca_passphrase=PW_CA, passphrase=PW_LEADER)
+    pki.issue_seal("H19.42", ca_passphrase=PW_CA, passphrase=PW_SEAL)
+    return root
+
+
+@pytest.fixture
+def pki(data_dir, pki_template):
+    from vanban.signing.pki import Pki
+
+    shutil.copytree(pki_template, data_dir / "pki")
+    return Pki(data_dir / "pki", clock=lambda: (T0 - timedelta(days=1)).astimezone())
 
 
 @pytest.fixture
@@ -121,6 +142,10 @@ def test_sign_issue_deliver_and_verify(client, world, data_dir, ready):
                                                                                        "pending", 0)]
     assert [o["organ_id"] for o in issued["outbox"]] == ["H19.01"]
 
+    found = client.simulate_get("/api/v1/search?q=bao cao tinh hinh quan ly dat dai&direction=out",
+                                headers=login(client, "spec2")).json
+    assert [d["id"] for d in found["documents"]] == [issued["document_id"]]
+
     # a second issue of a numbered document is refused and changes nothing
     before = snapshot(data_dir)
     again = act(client, login(client, "clerk"), draft["id"], "issue", passphrase=PW_SEAL)
@@ -148,6 +173,7 @@ def test_pdfsig_agrees_on_the_issued_document(client, world, data_dir, ready, tm
 
 # ---- numbering ----------------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # several full sign-and-issue rounds
 def test_shared_sequence_and_confidential_register(client, world, data_dir, ready):
     a = issued_draft(client, world)
     b = issued_draft(client, world, doc_type="QD")
@@ -160,6 +186,7 @@ def test_shared_sequence_and_confidential_register(client, world, data_dir, read
     assert registers[0][1] == 1
 
 
+@pytest.mark.slow  # several full sign-and-issue rounds
 def test_per_type_sequences(client, world, data_dir, ready):
     import sqlite3
 
@@ -200,6 +227,7 @@ def _race(app, world, draft_ids):
     return sorted(results)
 
 
+@pytest.mark.slow  # several full sign-and-issue rounds
 def test_two_clerks_issue_at_the_same_moment(client, app, world, data_dir, ready):
     first, second = signed_draft(client, world), signed_draft(client, world)
     assert _race(app, world, [first["id"], second["id"]]) == ["01/UBND-TNMT", "02/UBND-TNMT"]
