@@ -171,6 +171,10 @@ def test_backup_list_restore_round_trip(node, capsys):
     assert 'vanban_backup_last_success_timestamp_seconds{repo="local"}' in metrics
     assert "vanban_sqlite_integrity_last_check_ok 1.0" in metrics
 
+    # upgrades take a snapshot first; it is outside the vanban-* retention, so a prune never drops it
+    pre = backup.snapshot_before_upgrade(node.settings, node.config)
+    assert pre.startswith("pre-upgrade-") and pre in [a["name"] for a in backup.list_archives(node.config, "local")]
+
 
 @pytest.mark.slow
 def test_restore_yes_swaps_and_keeps_previous(node, capsys):

@@ -472,6 +472,18 @@ def run_backup(settings, config: BackupConfig, *, repos=None, label=None, break_
     return report
 
 
+def snapshot_before_upgrade(settings, config: BackupConfig | None = None, progress=_quiet) -> str:
+    """Issue 7 §4: `vanban migrate` calls this when migrations are pending; the archive (pre-upgrade-<time>,
+    never pruned by the vanban-* retention) is what `vanban restore <it> --yes` rolls back to."""
+    config = config or load_backup_config()
+    report = run_backup(settings, config, repos=["local"] if config.local_repo else None, label="pre-upgrade",
+                        prune=False, progress=progress)
+    if report["failed"]:
+        first = report["repos"][report["failed"][0]]
+        raise BackupError(f"Không chụp được bản sao lưu trước khi nâng cấp: {first['error']}", code=first["code"])
+    return report["archive"]
+
+
 def _backup_one(borg, archive, data_dir, manifest, break_lock, prune, progress) -> dict:
     progress({"type": "phase", "message": f"ghi vào kho {borg.name} ({borg.url})"})
     try:
