@@ -194,3 +194,24 @@ def test_dossier_list_report_and_pages(client, world):
     page = b.get("/dossiers?year=2026")
     assert page.status_code == 200 and "01.TCCB" in page.text
     assert new_dossier(client, h["clerk"], file_code="bad code").status_code == 422
+
+
+def test_web_pages_of_a_dossier(client, world):
+    h = Logins(client)
+    doc = register_doc(client, h["clerk"], world)
+    b = client.web_login("clerk")
+    r = b.post_form("/dossiers", {"year": "2026", "file_code": "07.VP", "title": "Hồ sơ hội nghị", "retention": "5",
+                                  "owner_id": str(world.users["clerk"]), "department_id": ""})
+    assert r.status_code == 303
+    d = client.simulate_get("/api/v1/dossiers?year=2026", headers=h["clerk"]).json["dossiers"][0]
+    assert b.post_form(f"/dossiers/{d['id']}/open", {}).status_code == 303
+    assert b.post_form(f"/dossiers/{d['id']}/add-document", {"document_id": str(doc["id"])}).status_code == 303
+    page = b.get(f"/dossiers/{d['id']}")
+    assert page.status_code == 200 and doc["subject"] in page.text and "Kết thúc hồ sơ" in page.text
+    assert b.post_form(f"/dossiers/{d['id']}/close", {"end_date": ""}).status_code == 303
+    again = b.post_form(f"/dossiers/{d['id']}/close", {"end_date": ""})
+    assert again.status_code == 409 and "không kết thúc lần nữa" in again.text
+    sip = b.get(f"/dossiers/{d['id']}/export", params={"format": "sip"})
+    assert sip.status_code == 200 and sip.content[:2] == b"PK"
+    for path in ("/work-reports", "/notifications", "/calendar", "/calendar/published", "/dossiers"):
+        assert b.get(path).status_code == 200, path
