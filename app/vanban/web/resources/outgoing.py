@@ -220,7 +220,7 @@ def build_register(ctx, req):
 class Settings(_Base):
     """Signature image (each signer), seal image (clerk), format approvers (admin)."""
 
-    def on_get(self, req, resp):
+    def on_get(self, req, resp, what=None):
         self.show(req, resp)
 
     def show(self, req, resp, error=None, status=200, done=None):
