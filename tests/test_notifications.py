@@ -180,3 +180,40 @@ def test_periodic_jobs_register_and_run(client, world, settings):
     assert work_jobs.send_mail(client.app.ctx) == {"enabled": False, "mails": 0, "items": 0}  # no relay set
     assert set(work_jobs.scan_deadlines(client.app.ctx)) == {"due_soon", "overdue", "dossier_due"}
     assert work_jobs.scan_events(client.app.ctx) == {"assigned": 0, "arrived": 0}
+
+
+def test_work_api_answers_what_its_openapi_says(client, world):
+    """Every work-management response of a short flow validated against the OpenAPI document (api/openapi.py,
+    which merges api/work_openapi.py)."""
+    from test_api_contract import Recorder
+    from vanban.api.openapi import spec
+
+    api, h = Recorder(client, spec()), Logins(client)
+    t = api.call("post", "/api/v1/tasks", json={"title": "Kiểm tra", "instruction": "Kiểm tra thực địa",
+                                                "deadline": "2026-03-20", "targets": [f"user:{world.users['spec']}"]},
+                 headers=h["leader"]).json["tasks"][0]
+    api.call("get", "/api/v1/tasks", headers=h["leader"])
+    api.call("post", f"/api/v1/tasks/{t['id']}/actions/answer", json={"text": "Xong"}, headers=h["spec"])
+    api.call("post", f"/api/v1/tasks/{t['id']}/actions/approve", json={}, headers=h["spec"])  # 403
+    api.call("get", f"/api/v1/tasks/{t['id']}", headers=h["leader"])
+    api.call("get", "/api/v1/work-reports/tasks", params={"group": "person"}, headers=h["leader"])
+    d = api.call("post", "/api/v1/dossiers", json={"file_code": "01.VP", "title": "Hồ sơ"}, headers=h["clerk"]).json
+    api.call("post", f"/api/v1/dossiers/{d['id']}/actions/open", json={}, headers=h["clerk"])
+    api.call("post", f"/api/v1/dossiers/{d['id']}/actions/close", json={}, headers=h["clerk"])  # 422: empty
+    api.call("get", "/api/v1/dossiers", params={"year": "2026"}, headers=h["clerk"])
+    api.call("get", f"/api/v1/dossiers/{d['id']}", headers=h["clerk"])
+    room = api.call("post", "/api/v1/calendar/rooms", json={"name": "Hội trường"}, headers=h["clerk"]).json
+    api.call("get", "/api/v1/calendar/rooms", headers=h["clerk"])
+    api.call("post", "/api/v1/calendar/events", json={"title": "Hội nghị", "start": "2026-03-12T08:00",
+                                                      "end": "2026-03-12T11:00", "room_id": room["id"],
+                                                      "participants": [world.users["leader"]]}, headers=h["clerk"])
+    api.call("get", "/api/v1/calendar", params={"week": "2026-03-12"}, headers=h["leader"])
+    api.call("get", "/api/v1/calendar/published", headers=h["spec"])
+    api.call("get", "/api/v1/calendar/feed.ics", headers=h["spec"])
+    api.call("get", f"/api/v1/staff/{world.users['spec']}", headers=h["admin"])
+    api.call("post", f"/api/v1/staff/{world.users['spec']}/move", json={"department_id": world.dept_vp},
+             headers=h["admin"])
+    api.call("get", "/api/v1/notifications", headers=h["leader"])
+    api.call("post", "/api/v1/notifications/read", json={}, headers=h["leader"])
+    api.call("get", "/api/v1/notifications/preferences", headers=h["leader"])
+    assert len(api.seen) >= 20
