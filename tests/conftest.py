@@ -187,6 +187,7 @@ def make_pdf(text: str) -> bytes:
     from vanban.reports import find_fonts
 
     pdf = FPDF()
+    pdf.set_creation_date(datetime(2026, 3, 1, tzinfo=VN))  # same text, same bytes: content addressing is tested
     pdf.add_page()
     pdf.add_font("Serif", "", find_fonts().regular)
     pdf.set_font("Serif", size=12)

@@ -402,3 +402,13 @@ def test_docx_to_pdf_then_sign(env, tmp_path):
     with pytest.raises(SigningError) as err:
         docx_to_pdf(b"PK\x03\x04 broken zip", tmp_dir=tmp_path)
     assert err.value.code == "convert_failed"
+
+
+def test_number_pattern_accepts_mixed_case_abbreviations():
+    """NĐ 30/2020 Phụ lục III: Tờ trình TTr, Chương trình CTr, Quy định QyĐ keep their lower-case letters."""
+    from vanban.signing.pdf import NUMBER_RE
+
+    for ok in ("12/TTr-UBND", "03/CTr-UBND", "07/QyĐ-UBND", "05/UBND-VP", "15/QĐ-UBND"):
+        assert NUMBER_RE.match(ok), ok
+    for bad in ("12/TTr UBND", "/QĐ-UBND", "12/QĐ--UBND"):
+        assert not NUMBER_RE.match(bad), bad

@@ -441,7 +441,8 @@ def sign_as_person(pdf_bytes: bytes, signer: Signer, *, title: str, full_name: s
 
 # ---- the văn thư: number, date and the agency seal ------------------------------------------------
 
-NUMBER_RE = re.compile(r"^\d{1,6}(/\d{4})?/[0-9A-ZĐ]+(-[0-9A-ZĐ]+)*$")
+# Notations keep the decree's mixed case (TTr, CTr, QyĐ): Phụ lục III abbreviations are not all upper case.
+NUMBER_RE = re.compile(r"^\d{1,6}(/\d{4})?/[0-9A-Za-zĐđ]+(-[0-9A-Za-zĐđ]+)*$")
 
 
 def issue_date_text(issued_at: datetime, place: str | None) -> str:
