@@ -82,11 +82,12 @@ _ACTION_BODY = _obj({"leader_id": I, "note": S, "instruction": S, "lead": _ref("
 
 
 def spec() -> dict:
-    from .outgoing import openapi_parts  # issue 3: outgoing documents and signatures
+    # Outgoing documents and signatures; tasks, dossiers, calendar, staff and notices. Imported here, not at
+    # the top: those modules import this one for its helpers.
+    from .outgoing import openapi_parts as outgoing_parts
+    from .work_openapi import openapi_parts as work_parts
 
-    out_schemas, out_paths = openapi_parts(_op, _json, _q)
-    from .work_openapi import openapi_parts as work_parts  # issue 9: tasks, dossiers, calendar, staff, notices
-
+    out_schemas, out_paths = outgoing_parts(_op, _json, _q)
     work_schemas, work_paths = work_parts(_op, _json, _q)
     doc_list = {"type": "array", "items": _ref("Document")}
     return {
