@@ -130,7 +130,7 @@ def latency(url, node1_pki, node2_dir, ctx, signer, runs: int, label: str) -> No
     for i in range(runs):
         n = 5000 + i + (0 if label == "healthy" else 500)
         t0 = time.perf_counter()
-        sender.send("H19.43", f"lat-{label}-{i}-{os.getpid()}", package(n, signer))
+        sender.send("H19.43", f"lat-{label.replace(' ', '-')}-{i}-{os.getpid()}", package(n, signer))
         while True:
             items = receiver.list(10)
             if items:
