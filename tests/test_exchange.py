@@ -331,3 +331,47 @@ def test_outbox_metrics(node_ctx, keys, clock):
     assert 'vanban_outbox_depth{agency="H19.42"} 1.0' in text
     assert 'vanban_outbox_oldest_age_seconds{agency="H19.42"} 600.0' in text
     assert 'vanban_outbox_depth{agency="H19.43"} 0.0' in text
+
+
+def test_hub_figures_page_and_xlsx(data_dir, clock, template):
+    """The hub's provincial figures (DOMAIN §12) from relayed traffic: per agency and per level."""
+    from conftest import Client, make_settings
+    from vanban.exchange import hub
+    from vanban.models.exchange import HubMessage
+    from vanban.web.app import create_app
+
+    app = create_app(make_settings(data_dir, role="hub"), clock=clock)
+    hub.add_agency("H19", "UBND tỉnh Đồng Nai", "hub", level="province")
+    hub.add_agency("H19.42", "UBND huyện Nhơn Trạch", "node1", level="district", parent_code="H19")
+    hub.add_agency("H19.42.01", "UBND xã Phú Hữu", "node1", level="commune", parent_code="H19.42")
+    t = dt.datetime(2026, 3, 2, 8, 0)
+
+    def msg(i, kind, frm, to, code="", paper=0, signed=True, days=0):
+        HubMessage.create(message_id=f"m{i:08d}", recipient=to, sender_node="node1", from_organ=frm, kind=kind,
+                          document_id=f"{frm if kind == 'package' else to},2026/03/02,{i}/UBND", status_code=code,
+                          paper=paper, signed=signed, blob_sha="0" * 64, size=1, state="acked",
+                          received_at=t + dt.timedelta(days=days))
+
+    msg(1, "package", "H19", "H19.42", paper=1)
+    msg(2, "package", "H19", "H19.42.01")
+    msg(3, "package", "H19.42", "H19", signed=False)
+    HubMessage.create(message_id="s1", recipient="H19", sender_node="node1", from_organ="H19.42", kind="status",
+                      document_id="H19,2026/03/02,1/UBND", status_code="03", blob_sha="0" * 64, size=1,
+                      state="acked", received_at=t)
+    HubMessage.create(message_id="s2", recipient="H19", sender_node="node1", from_organ="H19.42", kind="status",
+                      document_id="H19,2026/03/02,1/UBND", status_code="06", blob_sha="0" * 64, size=1,
+                      state="acked", received_at=t + dt.timedelta(days=3))
+    browser = Client(app).web_login("admin")
+    page = browser.get("/exchange?from=2026-03-01&to=2026-03-10")
+    assert page.status_code == 200 and "<svg" in page.text
+    row = page.text.split('data-code="H19"')[1].split("</tr>")[0]
+    assert 'data-key="sent">2<' in row and 'data-key="with_paper_pct">50.0<' in row
+    district = page.text.split('data-code="H19.42"')[1].split("</tr>")[0]
+    assert 'data-key="registered_pct">100.0<' in district and 'data-key="avg_days">3.0<' in district
+    xlsx = browser.get("/exchange?from=2026-03-01&to=2026-03-10&format=xlsx")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    values = [c for r in sheet.iter_rows(values_only=True) for c in r if c is not None]
+    assert "UBND xã Phú Hữu" in values and "Cấp xã" in values

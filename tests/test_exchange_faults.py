@@ -104,3 +104,24 @@ def test_every_document_arrives_exactly_once_through_faults(lab):
     got = query(node1, "SELECT recipient, status_code, count(*) FROM exchange_receipt GROUP BY 1, 2")
     assert got == [("H19.43", "01", 4)]
     relay.stop()
+
+
+@pytest.mark.slow  # ~30 s: two hubs, two nodes, a dozen CLI runs
+def test_two_hubs_in_a_chain_use_the_same_protocol(lab):
+    national = lab.hub("hub-b", {"H19.43": ("UBND huyện Long Thành", "node2", "district"),
+                                 "H19.42": ("UBND huyện Nhơn Trạch", "hub-a", "district")})
+    national.start()
+    province = lab.hub("hub-a", {"H19.42": ("UBND huyện Nhơn Trạch", "node1", "district")}, upstream=national.url)
+    province.start()
+    node1 = lab.node("node1", province.url)
+    node2 = lab.node("node2", national.url)
+    issue_outgoing(node1, to=["H19.43"], number="41", subject="Công văn 41 ra ngoài tỉnh", pdf=make_pdf("41"))
+    assert node1.cli_json("exchange", "push")["sent"] == 1
+    assert query(province, "SELECT state FROM hub_message") == [("upstream",)]
+    assert province.cli_json("hub", "upstream")["forwarded"] == 1
+    assert node2.cli_json("exchange", "poll")["received"] == 1
+    assert node2.cli_json("exchange", "push")["sent"] == 1  # 01 back, addressed to H19.42 (hosted by hub-a)
+    assert province.cli_json("hub", "upstream")["fetched"] == 1
+    assert node1.cli_json("exchange", "poll")["received"] == 1
+    assert query(node1, "SELECT recipient, status_code FROM exchange_receipt") == [("H19.43", "01")]
+    assert query(national, "SELECT count(*) FROM hub_message WHERE state = 'queued'") == [(0,)]
