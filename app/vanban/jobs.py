@@ -15,7 +15,7 @@ import logging
 from huey import SqliteHuey
 
 log = logging.getLogger(__name__)
-JOB_MODULES: list[str] = []
+JOB_MODULES: list[str] = ["vanban.work_jobs"]
 
 
 class Jobs:

@@ -35,6 +35,14 @@ SETTINGS = [
     Setting("cookie_secure", True, "Send the session cookie only over HTTPS (off for the loopback demo)."),
     Setting("metrics_enabled", True, "Expose /metrics (Prometheus); nginx publishes it only to the hub."),
     Setting("jobs_immediate", False, "Run background jobs inline (tests, demo without a worker)."),
+    Setting("smtp_host", "", "SMTP relay for notification mail (the province's relay); empty: no mail is sent."),
+    Setting("smtp_port", 25, "Port of the SMTP relay."),
+    Setting("smtp_from", "vanban@localhost", "Sender address of notification mail."),
+    Setting("smtp_starttls", False, "Use STARTTLS with the relay."),
+    Setting("smtp_username", "", "SMTP login, if the relay needs one."),
+    Setting("smtp_password", "", "SMTP password (put it in the root-only config file, never in the repository)."),
+    Setting("mail_batch_minutes", 15, "Notifications are gathered into one digest mail per user per this many minutes."),
+    Setting("base_url", "", "Public address of this server, for links in mail (e.g. https://vanban.nhontrach.dongnai.gov.vn)."),
     Setting("search_candidates", 200, "Newest matches reranked per search; bounds search cost on big stores."),
 ]
 

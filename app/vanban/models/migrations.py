@@ -42,24 +42,28 @@ def _v4():
 
 
 MIGRATIONS = [(1, _v1), (2, _v2), (3, _v3), (4, _v4)]
-LATEST = MIGRATIONS[-1][0]
+LATEST = max(number for number, _ in MIGRATIONS)
+
+
+def applied_versions() -> set[int]:
+    if not database.table_exists("schema_version"):
+        return set()
+    return {row.version for row in SchemaVersion.select(SchemaVersion.version)}
 
 
 def current_version() -> int:
-    if not database.table_exists("schema_version"):
-        return 0
-    row = SchemaVersion.select().order_by(SchemaVersion.version.desc()).first()
-    return row.version if row else 0
+    return max(applied_versions(), default=0)
 
 
 def migrate(now) -> list[int]:
-    """Apply pending migrations; refuse a database from a newer release."""
+    """Apply every migration not yet recorded (not only those above the highest: steps developed in parallel
+    may land out of order); refuse a database from a newer release."""
     applied = []
-    version = current_version()
-    if version > LATEST:
-        raise RuntimeError(f"database schema {version} is newer than this release ({LATEST}); upgrade vanban")
+    done = applied_versions()
+    if max(done, default=0) > LATEST:
+        raise RuntimeError(f"database schema {max(done)} is newer than this release ({LATEST}); upgrade vanban")
     for number, step in MIGRATIONS:
-        if number <= version:
+        if number in done:
             continue
         with write_transaction():
             step()
