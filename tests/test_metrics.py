@@ -14,3 +14,9 @@ def test_metrics_expose_routes_and_business_gauges(client, world):
 def test_healthz(client):
     r = client.simulate_get("/healthz")
     assert r.status_code == 200 and r.json["db"] == "ok" and r.json["role"] == "node"
+
+
+def test_outbox_gauges_are_exposed(client, world):
+    text = client.simulate_get("/metrics").text
+    assert 'vanban_outbox_depth{agency="H19.42"} 0.0' in text
+    assert "vanban_outbox_oldest_age_seconds" in text

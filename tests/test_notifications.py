@@ -173,8 +173,7 @@ def test_periodic_jobs_register_and_run(client, world, settings):
     from vanban import work_jobs
     from vanban.jobs import make_jobs
 
-    jobs = make_jobs(settings, client.app.ctx.blobs)
-    work_jobs.register(jobs)
+    jobs = make_jobs(settings, client.app.ctx.blobs)  # vanban.jobs.JOB_MODULES registers work_jobs
     names = {t.__name__ for t in jobs.huey._registry._periodic_tasks}
     assert {"work_scan_events", "work_scan_deadlines", "work_send_mail"} <= names
     assert work_jobs.send_mail(client.app.ctx) == {"enabled": False, "mails": 0, "items": 0}  # no relay set

@@ -15,7 +15,7 @@ import logging
 from huey import SqliteHuey
 
 log = logging.getLogger(__name__)
-JOB_MODULES: list[str] = ["vanban.work_jobs"]
+JOB_MODULES = ["vanban.work_jobs", "vanban.exchange.jobs"]
 
 
 class Jobs:

@@ -20,8 +20,13 @@ BUILD_INFO = Gauge("vanban_build_info", "Build of the running app", ["version", 
                    multiprocess_mode="liveall")
 
 
-# Subsystems add scrape-time collectors here (objects with collect(), as prometheus_client expects).
-EXTRA_COLLECTORS: list = []
+
+
+def _extra_collectors() -> list:
+    """Scrape-time collectors of subsystems (objects with collect(), as prometheus_client expects)."""
+    from .exchange.stats import OutboxCollector
+
+    return [OutboxCollector()]
 
 
 class BusinessCollector:
@@ -56,6 +61,6 @@ def render(role: str, today) -> bytes:
     out = generate_latest(registry)
     business = CollectorRegistry()
     business.register(BusinessCollector(today))
-    for collector in EXTRA_COLLECTORS:
+    for collector in _extra_collectors():
         business.register(collector)
     return out + generate_latest(business)

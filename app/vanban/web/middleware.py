@@ -12,7 +12,9 @@ from ..metrics import LATENCY, REQUESTS
 from ..models import database
 
 SESSION_COOKIE = "vb_session"
-PUBLIC_PREFIXES = ("/login", "/static/", "/healthz", "/metrics", "/api/v1/auth/login", "/api/openapi.json")
+# /exchange/v1/ is the hub protocol: callers are identified by their TLS client certificate, not a session.
+PUBLIC_PREFIXES = ("/login", "/static/", "/healthz", "/metrics", "/api/v1/auth/login", "/api/openapi.json",
+                   "/exchange/v1/")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
