@@ -19,7 +19,6 @@ from datetime import datetime
 from pathlib import Path
 
 from . import __version__
-from .clock import VN, SystemClock
 
 UNITS = ("vanban-web", "vanban-worker", "nginx", "clamav-daemon", "prometheus", "prometheus-node-exporter")
 ENV_BACKUP_METRICS = "VANBAN_STATUS_BACKUP_METRICS"
@@ -235,6 +234,8 @@ def antivirus_facts(directory: Path, now: float) -> dict:
 
 def collect(settings, *, backup_metrics=DEFAULT_BACKUP_METRICS, clamav_dir=DEFAULT_CLAMAV_DIR, clock=None,
             systemctl: str | None = None) -> dict:
+    from .clock import SystemClock  # imported late: the CLI must still load where tzdata is missing
+
     clock = clock or SystemClock()
     now = clock.now()
     report = {
@@ -310,6 +311,8 @@ def _size(n: int | None) -> str:
 
 
 def _when(ts: float) -> str:
+    from .clock import VN
+
     return datetime.fromtimestamp(ts, VN).strftime("%d/%m/%Y %H:%M")
 
 

@@ -11,7 +11,7 @@ import re
 from fabric import task
 from invoke.exceptions import Exit
 
-from .remote import as_root, each, health_check, refuse, run, settings, systemctl, vanban
+from .remote import as_app, as_root, each, health_check, refuse, run, settings, systemctl, vanban
 
 SNAPSHOT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,199}$")
 
@@ -34,18 +34,22 @@ def restore_plan(c, snapshot: str, to: str | None) -> list[str]:
     return [f"dừng {units} trên {c.host}",
             f"khôi phục bản {snapshot} vào {target}, kiểm tra (integrity_check, SHA-256 các tệp)",
             "đổi chỗ: dữ liệu đang dùng được giữ lại (đổi tên), bản khôi phục thay vào",
+            "vanban migrate (bản sao lưu có thể có lược đồ cũ hơn phần mềm)",
             f"khởi động lại {units} (kể cả khi khôi phục thất bại: dữ liệu cũ không bị đổi)",
             "kiểm tra sức khỏe ứng dụng"]
 
 
 @task(help={"snapshot": "tên bản sao lưu (xem fab backups) hoặc latest",
             "yes": "xác nhận: dừng ứng dụng và thay dữ liệu đang dùng",
-            "to": "khôi phục vào thư mục này; không có --yes thì chỉ khôi phục và kiểm tra, không thay dữ liệu"})
-def restore(c, snapshot, yes=False, to=None):
+            "to": "khôi phục vào thư mục này; không có --yes thì chỉ khôi phục và kiểm tra, không thay dữ liệu",
+            "repo": "kho: local (mặc định) hoặc hub (bản ở máy chủ tỉnh, khi đĩa máy này hỏng)"})
+def restore(c, snapshot, yes=False, to=None, repo=None):
     """Khôi phục một bản sao lưu (vanban restore). Cần --yes để thay dữ liệu đang dùng."""
     if not SNAPSHOT.match(snapshot or ""):
         raise Exit(f"Tên bản sao lưu không hợp lệ: {snapshot!r}", code=2)
-    extra = ["--to", to] if to else []
+    if repo not in (None, "local", "hub"):
+        raise Exit("--repo là local hoặc hub.", code=2)
+    extra = (["--repo", repo] if repo else []) + (["--to", to] if to else [])
 
     def one(conn):
         if not yes:
@@ -56,6 +60,7 @@ def restore(c, snapshot, yes=False, to=None):
         systemctl(conn, "stop")
         try:
             run(conn, as_root(conn, vanban(conn, "restore", snapshot, *extra, "--yes")))
+            run(conn, as_app(conn, vanban(conn, "migrate")))
         finally:
             systemctl(conn, "start")
         health_check(conn)

@@ -43,7 +43,7 @@ def upgrade_plan(c, release, wheel, skip_backup) -> list[str]:
         what = "giữ bản đang chạy (current)"
     steps = [what]
     if not skip_backup:
-        steps.append("sao lưu trước (vanban backup now)")
+        steps.append("sao lưu trước (vanban backup now --label pre-upgrade, không bị dọn theo lịch)")
     return steps + [f"dừng {units}", "vanban migrate bằng bản mới",
                     "chuyển current sang bản mới, giữ bản cũ làm previous",
                     f"khởi động {units} và kiểm tra sức khỏe",
@@ -104,13 +104,13 @@ def upgrade_one(c, release, wheel, skip_backup) -> None:
         raise Exit(f"[{c.host}] Không thấy {cfg['root']}/current: máy chưa được cài bằng playbook.", code=1)
     target = resolve_target(c, current, release, wheel)
     if not skip_backup:
-        run(c, as_root(c, vanban(c, "backup", "now")))
+        run(c, as_root(c, vanban(c, "backup", "now", "--label", "pre-upgrade")))
     systemctl(c, "stop")
     migrated = run(c, as_app(c, vanban(c, "migrate", binary=f"{target}/bin/vanban")), warn=True)
     if migrated.exited != 0:
         systemctl(c, "start")
         raise Exit(f"[{c.host}] vanban migrate thất bại; ứng dụng chạy lại bản cũ. Nếu nó không lên được, khôi "
-                   "phục bản sao lưu vừa tạo: fab restore <bản> --yes (xem fab backups).", code=1)
+                   "phục bản sao lưu pre-upgrade vừa tạo: fab restore <bản> --yes (xem fab backups).", code=1)
     schema_changed = "applied" in migrated.stdout
     switched = target != current
     if switched:
