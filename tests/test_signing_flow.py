@@ -506,3 +506,20 @@ def test_docx_main_file_is_converted_then_signed(client, world, ready):
     assert data.startswith(b"%PDF-")
     assert "Kính gửi các phòng ban" in PdfReader(io.BytesIO(data)).pages[0].extract_text()
     assert verify(client, data).json["verdict"] == "valid"
+
+
+def test_sender_sees_each_external_recipients_latest_status(client, world, data_dir, ready):
+    """DOMAIN §10: statuses the exchange brought back (01 arrived … 03 registered) show on the draft page."""
+    from vanban.exchange.node import _upsert_receipt
+    from vanban.models import write_transaction
+
+    issued = issued_draft(client, world, recipient=["agency:H19.01"])
+    document_id = f"H19.42,2026/03/10,{issued['number_notation']}"
+    with write_transaction():
+        for code, hour in (("01", 10), ("03", 11), ("01", 9)):  # a late, older 01 must not win over 03
+            _upsert_receipt(document_id=document_id, recipient="H19.01", agency_code="H19.42", local_document=None,
+                            status_code=code, description="", status_at=T0.replace(tzinfo=None, hour=hour),
+                            now=T0.replace(tzinfo=None))
+    page = client.web_login("clerk").get(f"/outgoing/{issued['id']}")
+    assert page.status_code == 200
+    assert 'id="recipient-statuses"' in page.text and 'data-code="03"' in page.text and 'data-code="01"' not in page.text

@@ -57,13 +57,26 @@ def draft_page(draft: Draft) -> dict:
     events = list(DraftEvent.select(DraftEvent, User).join(User).where(DraftEvent.draft == draft.id)
                   .order_by(DraftEvent.id))
     recipients = list(DraftRecipient.select().where(DraftRecipient.draft == draft.id).order_by(DraftRecipient.id))
-    deliveries, outbox = [], []
+    deliveries, outbox, receipts = [], [], []
     if draft.document_id:
         deliveries = list(Delivery.select().where(Delivery.document == draft.document_id).order_by(Delivery.id))
         outbox = list(Outbox.select().where(Outbox.document == draft.document_id).order_by(Outbox.id))
+        receipts = recipient_statuses(draft.document)
     current = next((v for v in versions if v.number == draft.current_version), None)
     return {"versions": versions, "files": files, "events": events, "recipients": recipients,
-            "deliveries": deliveries, "outbox": outbox, "current": current}
+            "deliveries": deliveries, "outbox": outbox, "receipts": receipts, "current": current}
+
+
+def recipient_statuses(doc) -> list[dict]:
+    """DOMAIN §10: the sender sees each external recipient's latest processing status (01 arrived … 06 done)."""
+    from ..exchange.codes import status_label
+    from ..exchange.outgoing import document_id_of
+    from ..models.exchange import ExchangeReceipt
+
+    rows = ExchangeReceipt.select().where(ExchangeReceipt.document_id == document_id_of(doc)).order_by(
+        ExchangeReceipt.recipient)
+    return [{"recipient": r.recipient, "code": r.status_code, "label": status_label(r.status_code),
+             "at": r.status_at, "description": r.description} for r in rows]
 
 
 def draft_file(user: User, file_id) -> DraftFile | None:
