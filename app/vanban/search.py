@@ -1,11 +1,19 @@
 """Full-text search over documents, folded for Vietnamese, with ranking designed for a million rows.
 
 Ranking: SQLite's `ORDER BY rank` scores every match before returning the first row, and bm25 also counts each
-term's whole doclist; for the commonest words of a district's million documents that is 30–70 ms a query. Here
-FTS5 walks its index newest-first and stops after a bounded number of candidates (newest matches of all words,
-of the exact phrase, and of the subject alone), and only those candidates are scored in Python: field weights
-(subject > notation > issuer > attachment text), an exact-phrase bonus and a recency bonus. Cost is bounded by
-the candidate count, not by how common the words are.
+term's whole doclist; for the commonest words of a district's million documents that is 30–70 ms a query (and
+seconds under load). Here FTS5 walks its index newest-first and stops after a bounded number of candidates: the
+newest matches of all words, plus the newest matches of the exact phrase and of the words in the subject within
+a window of the newest WINDOW × candidates matches (looked up oldest-first from the window's edge: see
+models.fts.matches_since; unbounded, a phrase that occurs nowhere costs a walk through the whole index). Only
+those candidates are scored in Python: field weights (subject > notation > issuer > attachment text), an
+exact-phrase bonus and a recency bonus. Cost is bounded by the candidate count, not by how common the words are.
+
+Permissions: the candidates are the newest matches within the user's agency (scope token ag<id>), confidential
+ones included; the few confidential candidates are then checked in one batch (core.access.visible_ids) and the
+ones the user may not see are dropped before scoring. A separate "confidential only" FTS pass would intersect a
+sparse token with dense word lists and cost 10–60 ms for multi-word queries on 1M rows. The total shown is the
+capped count of public matches plus the visible confidential candidates, so hidden documents never show in it.
 """
 from __future__ import annotations
 
@@ -13,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from .core.access import visible_ids
 from .models import fts
 from .models.schema import Assignment, Document
 from .text import fold, words
@@ -21,6 +30,7 @@ PER_PAGE = 20
 COUNT_CAP = 1000
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 WEIGHTS = {"subject": 3.0, "notation": 2.5, "issuer": 1.5}
+WINDOW = 5  # phrase and subject hits are looked for among the newest WINDOW × candidates matches
 
 
 @dataclass
@@ -58,9 +68,9 @@ def _phrase(ws) -> str:
     return '"' + " ".join(ws) + '"'
 
 
-def _scope(user, q: Query, confidential: bool) -> str:
+def _scope(user, q: Query, *, public_only: bool) -> str:
     parts = [f'scope:"ag{user.agency_id}"']
-    if not confidential:
+    if public_only:
         parts.append('scope:"cf0"')
     if q.doc_type:
         parts.append(f'scope:"ty{fold(q.doc_type)}"')
@@ -85,33 +95,50 @@ def _join_filters(q: Query) -> tuple[str, tuple]:
     return " ".join(sql), tuple(params)
 
 
-def _score(row, phrases, position, n) -> float:
-    _, subject, notation, issuer = row
-    fields = {"subject": set(subject.split()), "notation": set(notation.split()), "issuer": set(issuer.split())}
+def _score(row, phrases, joined, all_joined, position, n) -> float:
+    """Field weights per word, bonuses for each phrase and for the whole query as a phrase in the subject, and
+    a recency edge. `joined`: each phrase as text; `all_joined`: every word as one phrase (None for one word)."""
+    subject = row[1]
+    s_words, n_words, i_words = set(subject.split()), set(row[2].split()), set(row[3].split())
+    subject_w, notation_w, issuer_w = WEIGHTS["subject"], WEIGHTS["notation"], WEIGHTS["issuer"]
     score = 0.0
-    for ws in phrases:
+    for ws, text in zip(phrases, joined, strict=True):
         for w in ws:
-            hit = [WEIGHTS[f] for f, vocab in fields.items() if w in vocab]
-            score += max(hit) if hit else 0.5  # only in attachment text
-        if len(ws) > 1 and " ".join(ws) in subject:
+            if w in s_words:
+                score += subject_w
+            elif w in n_words:
+                score += notation_w
+            elif w in i_words:
+                score += issuer_w
+            else:
+                score += 0.5  # only in the attachment text
+        if len(ws) > 1 and text in subject:
             score += 2.0 * len(ws)
-    all_words = [w for ws in phrases for w in ws]
-    if len(all_words) > 1 and " ".join(all_words) in subject:
+    if all_joined and all_joined in subject:
         score += 4.0
     return score + 1.5 * (1 - position / max(n, 1))  # recency: newer candidates edge ahead on ties
 
 
-def _candidates(expr_words, phrases, scope, filters, limit):
+def _candidates(expr_words, phrases, scope, filters, limit) -> tuple[dict, bool]:
+    """The newest `limit` matches of all words, plus the newest matches of the exact phrase and of the words in
+    the subject within the newest WINDOW * limit matches (older exact hits can outrank newer loose ones).
+    Returns (rows by id, whether there may be more matches than the first pass returned)."""
     join_sql, params = filters
     base = f"({scope}) AND {expr_words}"
-    rows = {r[0]: r for r in fts.newest_matches(base, limit, join_filters=join_sql, params=params)}
+    first = fts.newest_matches(base, limit, join_filters=join_sql, params=params)
+    rows = {r[0]: r for r in first}
     flat = [w for ws in phrases for w in ws]
     if len(flat) > 1:
-        for extra in (f"({scope}) AND {_phrase(flat)}",
-                      f"({scope}) AND subject:({' AND '.join(_phrase(ws) for ws in phrases)})"):
-            for r in fts.newest_matches(extra, limit // 2, join_filters=join_sql, params=params):
-                rows.setdefault(r[0], r)
-    return rows, base
+        edge = 0
+        if len(first) >= limit:
+            edge = fts.nth_newest_rowid(base, WINDOW * limit, join_filters=join_sql, params=params) or 0
+        extra = set()
+        for expr in (f"({scope}) AND {_phrase(flat)}",
+                     f"({scope}) AND subject:({' AND '.join(_phrase(ws) for ws in phrases)})"):
+            hits = fts.matches_since(expr, edge, WINDOW * limit, join_filters=join_sql, params=params)
+            extra.update(hits[-(limit // 2):])  # the newest of each
+        rows.update((r[0], r) for r in fts.rows_by_id(extra - rows.keys()))
+    return rows, len(first) >= limit
 
 
 def search(user, q: Query, *, candidates: int = 200) -> Result:
@@ -120,30 +147,30 @@ def search(user, q: Query, *, candidates: int = 200) -> Result:
         return _browse(user, q)
     expr = " AND ".join(_phrase(ws) for ws in phrases)
     filters = _join_filters(q)
-    rows, base = _candidates(expr, phrases, _scope(user, q, confidential=False), filters, candidates)
-    total = fts.count_matches(base, COUNT_CAP, join_filters=filters[0], params=filters[1])
-    secret_rows, _ = _candidates(expr, phrases, _scope(user, q, True) + ' NOT scope:"cf0"', filters, candidates)
-    visible_secret = _visible_confidential(user, list(secret_rows))
-    rows.update({k: v for k, v in secret_rows.items() if k in visible_secret})
+    rows, saturated = _candidates(expr, phrases, _scope(user, q, public_only=False), filters, candidates)
+    secret = [doc_id for doc_id, r in rows.items() if not fts.is_public(r[4])]
+    visible_secret = visible_ids(user, secret) if secret else set()
+    for doc_id in secret:
+        if doc_id not in visible_secret:
+            del rows[doc_id]
+    public_base = f"({_scope(user, q, public_only=True)}) AND {expr}"
+    total = fts.count_matches(public_base, COUNT_CAP, join_filters=filters[0], params=filters[1])
     total += len(visible_secret)
     ordered = sorted(rows.values(), key=lambda r: r[0], reverse=True)
-    scored = sorted(((_score(r, phrases, i, len(ordered)), r[0]) for i, r in enumerate(ordered)), reverse=True)
+    joined = [" ".join(ws) for ws in phrases]
+    flat = [w for ws in phrases for w in ws]
+    all_joined = " ".join(flat) if len(flat) > 1 else None
+    scored = sorted(((_score(r, phrases, joined, all_joined, i, len(ordered)), r[0]) for i, r in enumerate(ordered)),
+                    reverse=True)
     start = (max(q.page, 1) - 1) * PER_PAGE
-    if start >= len(scored) and len(scored) >= candidates:
-        page_ids = [r[0] for r in fts.newest_matches(base, start + PER_PAGE, join_filters=filters[0],
+    if start >= len(scored) and saturated:
+        # past the reranked candidates: plain newest-first pages of the public matches
+        page_ids = [r[0] for r in fts.newest_matches(public_base, start + PER_PAGE, join_filters=filters[0],
                                                      params=filters[1])[start:]]
     else:
         page_ids = [doc_id for _, doc_id in scored[start:start + PER_PAGE]]
     docs = {d.id: d for d in Document.select().where(Document.id.in_(page_ids))} if page_ids else {}
     return Result([docs[i] for i in page_ids if i in docs], total, total >= COUNT_CAP, phrases)
-
-
-def _visible_confidential(user, ids) -> set[int]:
-    if not ids:
-        return set()
-    from .core.access import can_view
-
-    return {d.id for d in Document.select().where(Document.id.in_(ids)) if can_view(user, d)}
 
 
 def _browse(user, q: Query) -> Result:

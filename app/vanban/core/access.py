@@ -23,6 +23,26 @@ def can_view(user: User, doc: Document) -> bool:
     return doc.created_by_id == user.id or involved(user, doc.id)
 
 
+def visible_ids(user: User, doc_ids) -> set[int]:
+    """The ids among doc_ids the user may see: can_view for many documents in two queries instead of one or two
+    per document (search checks its confidential candidates with this)."""
+    doc_ids = list(doc_ids)
+    if not doc_ids:
+        return set()
+    docs = list(Document.select(Document.id, Document.agency, Document.confidentiality, Document.created_by)
+                .where(Document.id.in_(doc_ids)))
+    seen = {d.id for d in docs if d.agency_id == user.agency_id
+            and (d.confidentiality == 0 or d.created_by_id == user.id)}
+    unsure = [d.id for d in docs if d.agency_id == user.agency_id and d.id not in seen]
+    if unsure:
+        cond = Assignment.assignee == user.id
+        if user.department_id and "unit_head" in user.role_set:
+            cond |= (Assignment.department == user.department_id)
+        seen.update(a.document_id for a in Assignment.select(Assignment.document).distinct()
+                    .where(Assignment.document.in_(unsure) & cond))
+    return seen
+
+
 def get_document(user: User, doc_id) -> Document:
     """The document if the user may see it. Another agency's or an unseen confidential document answers 'not
     found', so ids do not reveal what exists."""
