@@ -237,6 +237,11 @@ def test_upgrade_wheel_name_is_checked(tmp_path):
             upgrade.wheel_version(bad)
 
 
+def test_certs_lists_with_the_pki_cli(mock_remote):
+    mock_remote.expect_sessions(session(f"{AS_APP}{VB} pki list"))
+    certs.certs(conn())
+
+
 def test_rotate_certs_without_yes_refuses_and_asks_nothing(mock_remote, typed):
     c = conn()
     with pytest.raises(Exit):
@@ -659,6 +664,22 @@ def test_fabric_against_a_real_host(lab_factory, tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "đã nâng cấp" in out and "runuser -u vanban --" in out
     assert _login(host, "thu.nguyen", newer) == "200"
+
+    # Certificates: passphrases typed here reach `vanban pki rotate` through stdin and private files.
+    vb = "runuser -u vanban -- /opt/vanban/current/bin/vanban --config /etc/vanban/vanban.toml pki"
+    env = "VANBAN_PKI_PASSPHRASE=ca-pass-1 VANBAN_PKI_CA_PASSPHRASE=ca-pass-1"
+    host.run(f"{env} {vb} init-root --name 'CA gốc thử' --ca-key-bits 2048 && "
+             f"{env} {vb} issue-agency --code H19.42 --name 'UBND huyện Nhơn Trạch' --ca-key-bits 2048")
+    person = host.run(f"VANBAN_PKI_PASSPHRASE=person-pass-1 VANBAN_PKI_CA_PASSPHRASE=ca-pass-1 {vb} issue-person "
+                      "--agency H19.42 --username thu.nguyen --full-name 'Nguyễn Thị Thu' --title 'Văn thư'")
+    serial = person.stdout.split()[1]
+    typed += ["person-pass-2", "person-pass-2", "ca-pass-1"]
+    certs.rotate_certs(connection, serial, yes=True)
+    records = json.loads(host.run(f"{vb} list --json").stdout)
+    assert [r["status"] for r in records if r["serial"] == serial] == ["revoked"]
+    assert [r["status"] for r in records if r["kind"] == "person"].count("active") == 1
+    assert "pass-" not in host.run("journalctl --no-pager -o cat _COMM=sudo").stdout
+    assert host.run("find /tmp /var/tmp -user vanban").stdout.strip() == ""  # the passphrase files are gone
 
     # Backups through the backup engineer's CLI, when this tree has it.
     if host.run("/opt/vanban/current/bin/vanban backup --help", check=False).returncode == 0:

@@ -66,4 +66,9 @@ def rotate_certs(c, serial, yes=False, keep_old=False, days=None):
                 "giữ chứng thư cũ tới khi hết hạn" if keep_old else "thu hồi chứng thư cũ (superseded), phát hành CRL"])
     targets(c, None)
     new, ca = ask_passphrases()
-    each(c, None, lambda conn: run(conn, rotate_command(conn, serial, keep_old, days), stdin=f"{new}\n{ca}\n"))
+    def one(conn):
+        shown = as_app(conn, vanban(conn, "pki", "rotate", serial)) + " --passphrase-file … --ca-passphrase-file …"
+        run(conn, rotate_command(conn, serial, keep_old, days), stdin=f"{new}\n{ca}\n",
+            label=f"$ {shown}  (mật khẩu gửi qua stdin vào tệp tạm 0600, xóa ngay sau lệnh)")
+
+    each(c, None, one)

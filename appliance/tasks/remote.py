@@ -21,6 +21,7 @@ from pathlib import Path
 
 from fabric import Connection
 from invoke.exceptions import Exit, UnexpectedExit
+from paramiko.ssh_exception import SSHException
 
 # Layout made by playbooks/roles/vanban: releases are virtualenvs under /opt/vanban/releases/<version>,
 # `current` and `previous` are symlinks, configuration in /etc/vanban. Override in fabric.yaml under `vanban:`.
@@ -141,7 +142,7 @@ def each(c, group, action, *, stop_on_failure=False) -> None:
             print(f"\n===== {conn.host} =====", flush=True)
         try:
             action(conn)
-        except (UnexpectedExit, Exit, OSError) as exc:
+        except (UnexpectedExit, Exit, OSError, SSHException) as exc:  # one unreachable host must not hide the rest
             failed.append(conn.host)
             if len(conns) == 1:
                 raise
