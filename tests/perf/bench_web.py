@@ -245,24 +245,6 @@ def sample_documents(db: Path, user_id: int, n=300) -> list[int]:
     return [r[0] for r in rows]
 
 
-def ensure_schema(data_dir: Path) -> None:
-    """Apply every migration the cached store lacks. Not `vanban migrate`: that applies only numbers above the
-    highest applied one, and migrations are being added out of order while the project grows."""
-    from vanban.clock import SystemClock
-    from vanban.models import database, init_database, migrations, write_transaction
-    from vanban.models.schema import SchemaVersion
-
-    init_database(data_dir / "vanban.db")
-    applied = {v.version for v in SchemaVersion.select()}
-    for number, step in migrations.MIGRATIONS:
-        if number not in applied:
-            with write_transaction():
-                step()
-                SchemaVersion.create(version=number, applied_at=SystemClock().local())
-            print(f"applied migration {number} to the cached store")
-    database.close()
-
-
 def write_config(tmp: Path, data_dir: Path, port: int) -> Path:
     conf = tmp / "vanban.toml"
     conf.write_text(f'data_dir = "{data_dir}"\nbind = "127.0.0.1:{port}"\nclamd_socket = ""\n'
@@ -273,7 +255,7 @@ def write_config(tmp: Path, data_dir: Path, port: int) -> Path:
 def run(args) -> dict:
     data_dir = Path(args.data_dir) if args.data_dir else gen_corpus.default_dir(args.documents)
     gen_corpus.build(data_dir, args.documents)
-    ensure_schema(data_dir)
+    subprocess.run([str(BIN / "vanban"), "--data", str(data_dir), "migrate"], check=True)
     meta = json.loads((data_dir / "bench.json").read_text())
     logins = json.loads((data_dir / "bench-logins.json").read_text())
     db = data_dir / "vanban.db"

@@ -41,7 +41,25 @@ def _v4():
     create_exchange_tables()
 
 
-MIGRATIONS = [(1, _v1), (2, _v2), (3, _v3), (4, _v4)]
+def _v10():
+    # Inbox at scale (issue 2 benchmark, 1M documents): open and done assignments per person and per unit, in
+    # the order the inbox lists them. Counters and pages then read the few open entries, or the newest done ones,
+    # instead of someone's whole history (a leader's is hundreds of thousands of rows). Partial: each row sits
+    # in one of the open/done pair, so writes pay little.
+    for sql in (
+        "CREATE INDEX IF NOT EXISTS assignment_open_assignee ON assignment(assignee_id, role, deadline) "
+        "WHERE status != 'done'",
+        "CREATE INDEX IF NOT EXISTS assignment_open_unit ON assignment(department_id, role, deadline) "
+        "WHERE status != 'done' AND assignee_id IS NULL",
+        "CREATE INDEX IF NOT EXISTS assignment_done_assignee ON assignment(assignee_id, done_at) "
+        "WHERE status = 'done'",
+        "CREATE INDEX IF NOT EXISTS assignment_done_unit ON assignment(department_id, done_at) "
+        "WHERE status = 'done' AND assignee_id IS NULL",
+    ):
+        database.execute_sql(sql)
+
+
+MIGRATIONS = [(1, _v1), (2, _v2), (3, _v3), (4, _v4), (10, _v10)]
 LATEST = max(number for number, _ in MIGRATIONS)
 
 
