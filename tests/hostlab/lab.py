@@ -196,7 +196,9 @@ class Lab:
         host.proc = subprocess.Popen(
             ["systemd-nspawn", "-q", "-b", "-D", str(host.root), f"--machine={self.id}-{host.name}"[:64],
              "--register=no", "--keep-unit", f"--network-namespace-path=/run/netns/{host.netns}",
-             "--console=read-only", "--resolv-conf=off", "--capability=CAP_NET_ADMIN"],
+             "--console=read-only", "--resolv-conf=off", "--capability=CAP_NET_ADMIN",
+             # The host has no zone to share, and tzdata must be able to replace /etc/localtime.
+             "--timezone=off"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             # TESTHOSTS.md fix 3: own cgroup per container, or units fail with status=219/CGROUP.
             preexec_fn=lambda: cgroups.enter(cgroup_dirs))

@@ -1,0 +1,120 @@
+"""A small province on lab hosts: inventory for the playbooks, a frozen app source, ansible-playbook runs.
+
+Shared by tests/test_playbooks.py and tests/perf/bench_converge.py.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .lab import Lab
+
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOKS = REPO / "playbooks"
+# Stop-gap: the app imports these but pyproject.toml does not list them yet (reported to the lead);
+# the build installs them next to the app so the servers can start it.
+EXTRA_REQUIREMENTS = ["requests", "icalendar"]
+_RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+@dataclass
+class Run:
+    rc: int
+    output: str
+    seconds: float
+    recap: dict = field(default_factory=dict)  # host -> {"ok", "changed", "unreachable", "failed"}
+
+    def changed(self) -> dict:
+        return {host: r["changed"] for host, r in self.recap.items()}
+
+
+def snapshot_source(dest: Path, ref: str = "HEAD") -> Path:
+    """The committed app (pyproject + app/) at `ref`, so runs are not disturbed by edits in progress."""
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref, "pyproject.toml", "app"],
+                             capture_output=True, check=True).stdout
+    tar_path = dest.with_suffix(".tar")
+    tar_path.write_bytes(archive)
+    with tarfile.open(tar_path) as tar:
+        tar.extractall(dest, filter="data")
+    tar_path.unlink()
+    return dest
+
+
+def set_version(source: Path, version: str) -> None:
+    pyproject = source / "pyproject.toml"
+    text = re.sub(r'(?m)^version = ".*"$', f'version = "{version}"', pyproject.read_text(), count=1)
+    pyproject.write_text(text)
+
+
+def ansible_bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+class Province:
+    """Hub + nodes on a Lab, an inventory describing them, and helpers to run the playbooks."""
+
+    def __init__(self, lab: Lab, workdir: Path, hub: str, nodes: list[str], agency_lans: dict[str, str]):
+        self.lab, self.workdir, self.hub, self.nodes = lab, workdir, hub, nodes
+        self.build_dir = workdir / "build"
+        self.source = snapshot_source(workdir / "src")
+        host_vars = {}
+        for index, node in enumerate(nodes):
+            code = f"000.{index:02d}.3{index + 1}.H29"
+            host_vars[node] = {"vanban_agencies": [
+                {"code": code, "name": f"UBND huyện thử {index + 1}", "lan": agency_lans[node]}]}
+        self.all_vars = {
+            "vanban_admin_networks": [f"{lab.subnet.gateway}/32"],
+            "vanban_hub_address": lab[hub].address,
+            "vanban_base__ssh_permit_root_login": "prohibit-password",
+            "vanban_base__admins": [],
+            "vanban_preflight__resolve_names": [hub],
+            # The harness and Ansible open many SSH connections from the controller in a burst.
+            "vanban_firewall__ssh_rate": "600/minute",
+            "vanban_firewall__ssh_burst": 200,
+            "vanban_antivirus__test_signatures": True,
+            "vanban_antivirus__freshclam_enabled": False,
+            "vanban_build_extra_requirements": EXTRA_REQUIREMENTS,
+            "vanban_build_dir": str(self.build_dir),
+            "vanban_release_source": str(self.source),
+        }
+        self.host_vars = host_vars
+        self.inventory = self.write_inventory("hosts.yml")
+
+    def write_inventory(self, name: str, *, all_vars: dict | None = None, host_vars: dict | None = None,
+                        groups: dict | None = None) -> Path:
+        merged_hosts = {h: {**self.host_vars.get(h, {}), **(host_vars or {}).get(h, {})}
+                        for h in {*self.host_vars, *(host_vars or {})}}
+        return self.lab.write_inventory(
+            self.workdir / name, groups or {"hub": [self.hub], "nodes": self.nodes},
+            host_vars=merged_hosts,
+            group_vars={"hub": {"vanban_app__role": "hub"}, "nodes": {"vanban_app__role": "node"}},
+            all_vars={**self.all_vars, **(all_vars or {})})
+
+    def play(self, playbook: str, *args: str, inventory: Path | None = None, timeout: float = 1500) -> Run:
+        env = {**os.environ, "ANSIBLE_CONFIG": str(PLAYBOOKS / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+               "ANSIBLE_FORCE_COLOR": "0", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+        started = time.monotonic()
+        result = subprocess.run([ansible_bin("ansible-playbook"), "-i", str(inventory or self.inventory),
+                                 str(PLAYBOOKS / playbook), *args], cwd=PLAYBOOKS, env=env,
+                                capture_output=True, text=True, timeout=timeout)
+        output = result.stdout + result.stderr
+        recap = {m[0]: {"ok": int(m[1]), "changed": int(m[2]), "unreachable": int(m[3]), "failed": int(m[4])}
+                 for m in _RECAP.findall(output)}
+        return Run(result.returncode, output, time.monotonic() - started, recap)
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.build_dir / "pki" / "ca.crt"
+
+    def vanban(self, host: str, command: str, **kw):
+        """Run the vanban CLI on a host as its service user."""
+        return self.lab[host].run(
+            f"runuser -u vanban -- /opt/vanban/current/bin/vanban --config /etc/vanban/vanban.toml {command}", **kw)
