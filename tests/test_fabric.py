@@ -83,11 +83,22 @@ def test_status_as_root_uses_runuser_and_passes_json(mock_remote):
     status.status(conn(user="root"), json=True)
 
 
-def test_status_with_problems_exits_1(mock_remote):
+def test_status_with_problems_exits_1_only_when_strict(mock_remote, capsys):
+    mock_remote.expect_sessions(session(Command(f"{AS_APP}{VB} status", exit=1)))
+    status.status(conn())  # `fab -H a,b status` must go on to b
+    assert "Cần xử lý trên: srv" in capsys.readouterr().out
+    mock_remote.safety()
     mock_remote.expect_sessions(session(Command(f"{AS_APP}{VB} status", exit=1)))
     with pytest.raises(Exit) as exc:
+        status.status(conn(), strict=True)
+    assert exc.value.code == 1
+
+
+def test_status_error_of_the_command_itself_fails(mock_remote):
+    mock_remote.expect_sessions(session(Command(f"{AS_APP}{VB} status", exit=2)))
+    with pytest.raises(Exit) as exc:
         status.status(conn())
-    assert exc.value.code == 1 and "srv" in exc.value.message
+    assert exc.value.code == 2
 
 
 def test_paths_and_user_come_from_fabric_config(mock_remote):
@@ -605,6 +616,11 @@ def _fab(lab, host, tmp_path, *args) -> subprocess.CompletedProcess:
                           env={**os.environ, "VANBAN_FAB_HOSTS": str(tmp_path / "hosts.toml")})
 
 
+def _status_json(lab, host, tmp_path, admin) -> dict:
+    out = _fab(lab, host, tmp_path, "-H", admin, "status", "--json").stdout
+    return json.loads(out[out.index("\n{") + 1:out.rindex("\n}") + 2])
+
+
 def _login(host, username, password) -> str:
     return host.run(shlex.join(["python3", "-c", LOGIN_PY, username]), input=password + "\n").stdout.strip()
 
@@ -628,9 +644,10 @@ def test_fabric_against_a_real_host(lab_factory, tmp_path, monkeypatch, capsys):
     mark = time.monotonic()
     shown = _fab(lab, host, tmp_path, "status", "--group", "lab")
     timings["fab status"] = time.monotonic() - mark
+    print(shown.stdout)
     assert "vanban-web" in shown.stdout and "active" in shown.stdout, shown.stdout + shown.stderr
     assert f"[{host.address}] $ sudo -n -u vanban -- /opt/vanban/current/bin/vanban" in shown.stdout
-    report = json.loads(_fab(lab, host, tmp_path, "-H", admin, "status", "--json").stdout.split("\n", 1)[1])
+    report = _status_json(lab, host, tmp_path, admin)
     units = host.run("journalctl --no-pager -n 40 -u vanban-web -u vanban-worker", check=False).stdout
     assert report["services"]["vanban-web"] == "active" and report["services"]["vanban-worker"] == "active", units
     assert report["services"]["nginx"] == "inactive"  # real systemctl: the unit does not exist here
@@ -701,7 +718,7 @@ def test_fabric_against_a_real_host(lab_factory, tmp_path, monkeypatch, capsys):
         assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr[-2000:]
         timings["backup, list, restore"] = time.monotonic() - mark
         assert _login(host, "thu.nguyen", newer) == "200"  # the restored data has the user
-        after = json.loads(_fab(lab, host, tmp_path, "-H", admin, "status", "--json").stdout.split("\n", 1)[1])
+        after = _status_json(lab, host, tmp_path, admin)
         assert after["backup"]["repos"]["local"]["age_seconds"] < 600
     else:
         print("vanban backup is not in this release: backup-now/backups/restore not run on the host")
