@@ -1,8 +1,9 @@
 """Personal inbox, document page data and the routing diagram."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 
 from peewee import JOIN, SQL, Select, fn
 
@@ -20,14 +21,18 @@ def _mine(user):
     return cond
 
 
-def _branches(user) -> list:
+def _branches(user_id, department_id, unit_head) -> list:
     """Whose items an inbox shows: the person's, and for a unit head also the unit's not yet given to a person.
     Queried one branch at a time: an OR of both defeats the per-person and per-unit indexes (migration 10), and
     with them the early stop of counts and of the done tab's newest-first order."""
-    out = [Assignment.assignee == user.id]
-    if user.department_id and "unit_head" in user.role_set:
-        out.append((Assignment.department == user.department_id) & Assignment.assignee.is_null())
+    out = [Assignment.assignee == user_id]
+    if department_id and unit_head:
+        out.append((Assignment.department == department_id) & Assignment.assignee.is_null())
     return out
+
+
+def _who(user) -> tuple:
+    return user.id, user.department_id, "unit_head" in user.role_set
 
 
 # Every role but "info" is work to do; listed (not `!= "info"`) so the index on (assignee, role, deadline) is
@@ -49,14 +54,25 @@ def _tab_condition(user, tab, today):
     return _mine(user) & _tab_filter(tab, today)
 
 
-def counters(user, today) -> dict:
-    """Items per tab, each count stopping at COUNT_CAP; one statement of capped scalar subqueries."""
+# The layout shows the counters on every page, so these statements run on every request. Building and
+# compiling them with peewee costs several times more than SQLite takes to answer them from the partial
+# indexes; the SQL text and parameters are a pure function of the arguments, so they are kept (per user, day,
+# tab and page: a few thousand entries at most on a district server).
+@functools.lru_cache(maxsize=4096)
+def _counters_sql(user_id, department_id, unit_head, today) -> tuple[str, tuple]:
     columns = []
     for tab in TABS:
-        for i, branch in enumerate(_branches(user)):
+        for i, branch in enumerate(_branches(user_id, department_id, unit_head)):
             sub = Assignment.select(SQL("1")).where(branch & _tab_filter(tab, today)).limit(COUNT_CAP)
             columns.append(Select([sub.alias(f"s_{tab}_{i}")], [fn.COUNT(SQL("*"))]).alias(f"{tab}_{i}"))
-    row = Select(columns=columns).bind(Assignment._meta.database).tuples().get()
+    sql, params = Select(columns=columns).bind(Assignment._meta.database).sql()
+    return sql, tuple(params)
+
+
+def counters(user, today) -> dict:
+    """Items per tab, each count stopping at COUNT_CAP; one statement of capped scalar subqueries."""
+    sql, params = _counters_sql(*_who(user), today)
+    row = Assignment._meta.database.execute_sql(sql, params).fetchone()
     per_tab = len(row) // len(TABS)
     return {tab: min(COUNT_CAP, sum(row[k * per_tab:(k + 1) * per_tab])) for k, tab in enumerate(TABS)}
 
@@ -66,30 +82,41 @@ _ITEM_COLUMNS = (Assignment.id, Assignment.document, Assignment.role, Assignment
                  Document.issuer_name, Document.arrival_number, Document.urgency)
 
 
-def inbox(user, tab: str, today, *, page: int = 1, per_page: int = 30):
-    tab = tab if tab in TABS else "todo"
-    page = max(page, 1)
-    if tab == "done":
-        order, key = (Assignment.done_at.desc(), Assignment.id.desc()), lambda r: (r[6] or datetime.min, r[0])
-        reverse = True
-    else:
-        order = (Assignment.deadline.asc(nulls="LAST"), Assignment.id.desc())
-        key, reverse = (lambda r: (r[4] is None, r[4] or date.max, -r[0])), False
-    branches = _branches(user)
-    rows = []
+@functools.lru_cache(maxsize=4096)
+def _inbox_sql(user_id, department_id, unit_head, tab, today, page, per_page) -> tuple:
+    order = ((Assignment.done_at.desc(), Assignment.id.desc()) if tab == "done"
+             else (Assignment.deadline.asc(nulls="LAST"), Assignment.id.desc()))
+    branches = _branches(user_id, department_id, unit_head)
+    out = []
     for branch in branches:
         q = (Assignment.select(*_ITEM_COLUMNS).join(Document).where(branch & _tab_filter(tab, today))
              .order_by(*order))
-        # one branch pages in SQL; several each give their first page * per_page rows, merged below
+        # one branch pages in SQL; several each give their first page * per_page rows, merged by inbox()
         q = q.paginate(page, per_page) if len(branches) == 1 else q.limit(page * per_page)
-        rows.extend(q.tuples())
-    if len(branches) > 1:
-        rows = sorted(rows, key=key, reverse=reverse)[(page - 1) * per_page:page * per_page]
+        sql, params = q.sql()
+        out.append((sql, tuple(params)))
+    return tuple(out)
+
+
+def inbox(user, tab: str, today, *, page: int = 1, per_page: int = 30):
+    tab = tab if tab in TABS else "todo"
+    page = max(page, 1)
+    statements = _inbox_sql(*_who(user), tab, today, page, per_page)
+    db = Assignment._meta.database
+    rows = [r for sql, params in statements for r in db.execute_sql(sql, params).fetchall()]
+    if len(statements) > 1:
+        if tab == "done":  # done_at is ISO text here: it sorts as it reads
+            rows.sort(key=lambda r: (r[6] or "", r[0]), reverse=True)
+        else:
+            rows.sort(key=lambda r: (r[4] is None, r[4] or "", -r[0]))
+        rows = rows[(page - 1) * per_page:page * per_page]
     return [_item(r, today) for r in rows]
 
 
 def _item(r, today):
+    """One inbox row from the raw statement above (dates come back as ISO text)."""
     a_id, doc_id, role, status, deadline, instruction, _, subject, number, notation, issuer, arrival, urgency = r
+    deadline = date.fromisoformat(deadline) if deadline else None
     overdue = status != "done" and deadline is not None and deadline < today
     return {"assignment_id": a_id, "document_id": doc_id, "role": role, "role_name": ROLE_NAMES[role],
             "status": "overdue" if overdue else status, "deadline": deadline, "subject": subject,
