@@ -682,7 +682,10 @@ def swap_in(restored: Path, live: Path) -> Path:
     previous = live.with_name(f"{live.name}.before-restore-{_stamp()}")
     if live.exists():
         st = live.stat()
-        os.chown(restored, st.st_uid, st.st_gid)
+        # The whole tree, not just its top: a restore runs as root, and a root-owned vanban.db would leave the
+        # service user with "attempt to write a readonly database".
+        for path in [restored, *restored.rglob("*")]:
+            os.lchown(path, st.st_uid, st.st_gid)
         os.chmod(restored, st.st_mode & 0o7777)
         os.rename(live, previous)
     try:
