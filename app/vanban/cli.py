@@ -41,9 +41,25 @@ def cmd_migrate(args) -> int:
 
     args.settings.data_path.mkdir(parents=True, exist_ok=True)
     init_database(args.settings.db_path)
+    pending = migrations.applied_versions() ^ {n for n, _ in migrations.MIGRATIONS}
+    if pending and migrations.current_version() > 0 and not getattr(args, "no_snapshot", False):
+        _snapshot_before_migrating(args.settings)
     applied = migrations.migrate(SystemClock().local())
     print(f"schema at version {migrations.current_version()}" + (f" (applied {applied})" if applied else ""))
     return 0
+
+
+def _snapshot_before_migrating(settings) -> None:
+    """ARCHITECTURE §4: an upgrade takes a snapshot first so it can be rolled back (issue 7 §4)."""
+    from .backup import load_backup_config, snapshot_before_upgrade
+
+    config = load_backup_config()
+    if not config.repos():
+        print("cảnh báo: chưa cấu hình sao lưu (/etc/vanban/backup.toml); nâng cấp không có bản chụp để quay lại",
+              file=sys.stderr)
+        return
+    archive = snapshot_before_upgrade(settings, config, progress=lambda event: None)
+    print(f"snapshot before migrating: {archive}")
 
 
 def cmd_init(args) -> int:
@@ -184,7 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="data directory (overrides the data_dir setting)")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("init", help="create the data directory and the schema").set_defaults(func=cmd_init)
-    sub.add_parser("migrate", help="apply pending schema migrations").set_defaults(func=cmd_migrate)
+    m = sub.add_parser("migrate", help="apply pending schema migrations (after a pre-upgrade snapshot)")
+    m.add_argument("--no-snapshot", action="store_true", help="skip the pre-upgrade backup (not recommended)")
+    m.set_defaults(func=cmd_migrate)
     a = sub.add_parser("create-agency", help="add an agency hosted on this server")
     a.add_argument("--code", required=True)
     a.add_argument("--name", required=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import logging
 
-from huey import SqliteHuey
+from huey import SqliteHuey, crontab
 
 log = logging.getLogger(__name__)
 JOB_MODULES = ["vanban.work_jobs", "vanban.exchange.jobs"]
@@ -24,6 +24,8 @@ class Jobs:
         self.settings = settings
         self.blobs = blobs
         self._extract = huey.task(retries=2, retry_delay=30, name="extract_text")(self._extract_text)
+        # Upload leftovers of crashed requests sit in tmp/; rows only ever name files in blobs/.
+        huey.periodic_task(crontab(minute="7"), name="sweep_tmp")(lambda: self.blobs.sweep_tmp())
         for name in JOB_MODULES:
             importlib.import_module(name).register(self)
 

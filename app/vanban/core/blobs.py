@@ -86,11 +86,36 @@ class BlobStore:
         if target.exists():
             staged.discard()
             return False
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._make_dirs(target.parent)
         os.chmod(staged.path, 0o440)
         os.replace(staged.path, target)
         _fsync_dir(target.parent)
         return True
+
+    def _make_dirs(self, directory: Path) -> None:
+        """Create blobs/ab/cd and fsync each new directory's parent: a directory entry not yet on disk would
+        take the blob with it in a power cut, after its row had committed."""
+        missing = []
+        d = directory
+        while not d.exists():
+            missing.append(d)
+            d = d.parent
+        for d in reversed(missing):
+            d.mkdir(exist_ok=True)
+            _fsync_dir(d.parent)
+
+    def sweep_tmp(self, max_age_seconds: int = 86400, now: float | None = None) -> int:
+        """Remove upload leftovers of crashed requests (never referenced: rows only name blobs/)."""
+        import time
+
+        now = now or time.time()
+        removed = 0
+        if self.tmp.exists():
+            for p in self.tmp.iterdir():
+                if p.is_file() and now - p.stat().st_mtime > max_age_seconds:
+                    p.unlink(missing_ok=True)
+                    removed += 1
+        return removed
 
     def remove(self, sha256: str) -> None:
         try:

@@ -1,6 +1,7 @@
 """Incoming documents (NĐ 30/2020 Điều 20–24): receive, register, present to a leader."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..errors import Conflict, Invalid
@@ -122,26 +123,38 @@ def register_incoming(ctx, actor: User, data: dict, uploads: list[Upload]) -> Do
         discard_uploads(uploads)
         raise
     now = ctx.clock.now()
-    new_blobs = []
     try:
-        with write_transaction():
+        with write_transaction(), blob_guard(ctx) as new_blobs:
             year = now.year
             doc = Document.create(
                 agency=actor.agency_id, direction="in", year=year,
                 arrival_number=next_number(fields["register"].id, year), arrival_at=now.replace(tzinfo=None),
                 created_by=actor, created_at=now.replace(tzinfo=None), status="registered", **fields)
-            new_blobs = attach_files(ctx, doc, actor, uploads)
+            new_blobs += attach_files(ctx, doc, actor, uploads)
             indexing.index_document(doc)
             audit.record(now, actor, "incoming.register", "document", doc.id,
                          {"arrival_number": doc.arrival_number, "notation": f"{doc.number}/{doc.notation}",
                           "files": [u.staged.sha256 for u in uploads]})
     except BaseException:
-        for sha in new_blobs:
-            ctx.blobs.remove(sha)
         discard_uploads(uploads)
         raise
     indexing.queue_text_extraction(ctx, doc)
     return doc
+
+
+@contextmanager
+def blob_guard(ctx):
+    """Yields a list the caller appends the blobs it newly created to; if the block fails they are removed
+    while the write lock is still held (this runs inside write_transaction), so a concurrent request storing
+    the same content cannot commit a row naming a file about to disappear: it finds no file and writes its
+    own."""
+    created: list[str] = []
+    try:
+        yield created
+    except BaseException:
+        for sha in created:
+            ctx.blobs.remove(sha)
+        raise
 
 
 def attach_files(ctx, doc, actor, uploads) -> list[str]:

@@ -11,7 +11,7 @@ from . import audit, forms
 from .agencies import validate_agency_code
 from .doctypes import CONFIDENTIALITY, TYPE_NAMES, URGENCY
 from .files import extension
-from .incoming import discard_uploads
+from .incoming import blob_guard, discard_uploads
 from .routing import pick_user
 
 PREFIXES = ("", "TM.", "Q.", "KT.", "TL.", "TUQ.")
@@ -175,7 +175,6 @@ def _check_main(uploads) -> None:
 
 def create_draft(ctx, actor: User, data, uploads, recipients) -> Draft:
     """A specialist drafts: fields, recipients, the main file (first upload, PDF or DOCX) and attachments."""
-    new_blobs = []
     try:
         if not actor.role_set.intersection(DRAFTING_ROLES):
             raise Forbidden("Bạn không có quyền soạn thảo văn bản đi.", code="role_required")
@@ -188,18 +187,16 @@ def create_draft(ctx, actor: User, data, uploads, recipients) -> Draft:
         note = forms.text(data, "note", "Ghi chú phiên bản", required=False, max_len=2000)
         now = ctx.clock.now()
         local = now.replace(tzinfo=None)
-        with write_transaction():
+        with write_transaction(), blob_guard(ctx) as new_blobs:
             draft = Draft.create(agency=actor.agency_id, department=actor.department_id, drafter=actor,
                                  current_version=1, created_at=local, updated_at=local, **fields)
             version = DraftVersion.create(draft=draft, number=1, note=note, created_by=actor, created_at=local)
-            new_blobs = _store_files(ctx, version, uploads, local)
+            new_blobs += _store_files(ctx, version, uploads, local)
             _save_recipients(draft, rows)
             _event(draft, actor, "create", note, local, version=1)
             audit.record(now, actor, "outgoing.create", "draft", draft.id,
                          {"files": [u.staged.sha256 for u in uploads], "recipients": len(rows)})
     except BaseException:
-        for sha in new_blobs:
-            ctx.blobs.remove(sha)
         discard_uploads(uploads)
         raise
     return draft

@@ -158,25 +158,22 @@ def _start(assignment, now):
 
 def comment(ctx, actor: User, doc_id, text: str, uploads=()) -> Event:
     """A comment, optionally with files, on the document's history; starts the commenter's task."""
-    from .incoming import attach_files, discard_uploads
+    from .incoming import attach_files, blob_guard, discard_uploads
     from .indexing import queue_text_extraction
 
     now = ctx.clock.now()
-    new_blobs = []
     try:
         text = forms.text({"t": text}, "t", "Nội dung ý kiến", required=not uploads, max_len=4000)
-        with write_transaction():
+        with write_transaction(), blob_guard(ctx) as new_blobs:
             doc = load_for_action(actor, doc_id)
             mine = _my_open_assignment(actor, doc.id)
-            new_blobs = attach_files(ctx, doc, actor, uploads)
+            new_blobs += attach_files(ctx, doc, actor, uploads)
             event = Event.create(document=doc, user=actor, kind="attach" if uploads else "comment", text=text,
                                  created_at=now.replace(tzinfo=None))
             _start(mine, now)
             on_routing_event(ctx, doc.id, "in_progress")  # exchange: status 05
             audit.record(now, actor, "document.comment", "document", doc.id, {"files": len(uploads)})
     except BaseException:
-        for sha in new_blobs:
-            ctx.blobs.remove(sha)
         discard_uploads(uploads)
         raise
     if uploads:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ..core import audit
 from ..core.accounts import require_role
 from ..core.doctypes import TYPE_NAMES
-from ..core.incoming import accept_upload, attach_files, discard_uploads, register_incoming
+from ..core.incoming import accept_upload, attach_files, blob_guard, discard_uploads, register_incoming
 from ..errors import Invalid, InvalidTransition, NotFound
 from ..models import write_transaction
 from ..models.exchange import ExchangeInbox
@@ -184,12 +184,11 @@ def _local_copy(row) -> Document | None:
 
 def _apply_to_copy(ctx, user, row, pkg, original: Document, kind) -> Document:
     uploads = _uploads(ctx, pkg) if kind == BusinessDocType.UPDATE else []
-    new_blobs = []
     try:
-        with write_transaction():
+        with write_transaction(), blob_guard(ctx) as new_blobs:
             now = ctx.clock.now()
             if kind == BusinessDocType.UPDATE:
-                new_blobs = attach_files(ctx, original, user, uploads)
+                new_blobs += attach_files(ctx, original, user, uploads)
                 Document.update(subject=pkg.subject[:500]).where(Document.id == original.id).execute()
                 text = f"Cơ quan gửi cập nhật văn bản: {pkg.business.reason}".strip()
             else:
@@ -204,8 +203,6 @@ def _apply_to_copy(ctx, user, row, pkg, original: Document, kind) -> Document:
             audit.record(now, user, f"exchange.{kind.name.lower()}", "document", original.id,
                          {"document_id": row.document_id})
     except BaseException:
-        for sha in new_blobs:
-            ctx.blobs.remove(sha)
         discard_uploads(uploads)
         raise
     return original
