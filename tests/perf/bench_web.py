@@ -111,6 +111,26 @@ class Server:
         except OSError:
             return []
 
+    def cpu_seconds(self) -> float:
+        """CPU time of the master and its workers, live and reaped (gunicorn recycles workers every ~5000
+        requests: their time moves to the master's cutime/cstime when it waits for them)."""
+        tick = os.sysconf("SC_CLK_TCK")
+
+        def fields(pid):
+            try:
+                return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return None
+
+        master = fields(self.proc.pid)
+        if master is None:
+            return 0.0
+        total = sum(int(v) for v in master[11:15])  # utime stime cutime cstime
+        for pid in self.children():
+            f = fields(pid)
+            total += sum(int(v) for v in f[11:13]) if f else 0
+        return total / tick
+
     def stop(self):
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGTERM)
@@ -156,8 +176,11 @@ def lua_script(tmp: Path, name, paths, cookie="", method="GET", body_file=None, 
     return script
 
 
-def wrk(port, script: Path, duration: int, connections=CONNECTIONS) -> dict:
-    """Run wrk; returns its summary plus its own CPU seconds (from wait4's rusage)."""
+def wrk(port, script: Path, duration: int, connections=CONNECTIONS, server=None) -> dict:
+    """Run wrk; returns its summary, its own CPU (from wait4's rusage), the server's CPU per request and the
+    load average: on a shared machine, CPU per request is the figure that other load does not move."""
+    cpu0 = server.cpu_seconds() if server else 0.0
+    load0 = os.getloadavg()[0]
     with tempfile.TemporaryFile("w+") as out:
         proc = subprocess.Popen(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
                                  "-s", str(script), f"http://127.0.0.1:{port}"], stdout=out, stderr=out)
@@ -170,9 +193,11 @@ def wrk(port, script: Path, duration: int, connections=CONNECTIONS) -> dict:
         raise RuntimeError(f"wrk failed: {text}")
     r = json.loads(match.group(1))
     seconds = r["duration_us"] / 1e6
+    server_cpu = (server.cpu_seconds() - cpu0) if server else 0.0
     return {"rps": r["requests"] / seconds, "p50": r["p50"] / 1000, "p95": r["p95"] / 1000,
             "p99": r["p99"] / 1000, "errors": r["status_errors"] + r["socket_errors"], "requests": r["requests"],
-            "client_cpu": (usage.ru_utime + usage.ru_stime) / seconds, "connections": connections}
+            "client_cpu": (usage.ru_utime + usage.ru_stime) / seconds, "connections": connections,
+            "cpu_ms": 1000 * server_cpu / max(r["requests"], 1), "load": (load0 + os.getloadavg()[0]) / 2}
 
 
 def login(port, username, password) -> tuple[str, str]:
@@ -270,7 +295,7 @@ def run(args) -> dict:
                    tmp / "hello.log", hello_port)
     try:
         wrk(hello_port, lua_script(tmp, "hello", ["/"]), 3)
-        results["hello-world"] = wrk(hello_port, lua_script(tmp, "hello", ["/"]), args.duration)
+        results["hello-world"] = wrk(hello_port, lua_script(tmp, "hello", ["/"]), args.duration, server=hello)
     finally:
         hello.stop()
 
@@ -304,14 +329,14 @@ def run(args) -> dict:
         for name, paths, cookie in scenarios:
             script = lua_script(tmp, name.split()[0], paths, cookie)
             wrk(port, script, 3)  # warm the caches and the connections
-            results[name] = wrk(port, script, args.duration)
+            results[name] = wrk(port, script, args.duration, server=web)
         for q in SEARCHES:
             results[f"search '{q}' 1 user"] = single_user(port, spec_cookie, q)
         body, ctype = register_body(tmp, clerk_csrf, register_id)
         before = _count_documents(db)
         script = lua_script(tmp, "register", ["/documents"], clerk_cookie, "POST", body,
                             {"Content-Type": ctype})
-        results["register document"] = wrk(port, script, args.duration)
+        results["register document"] = wrk(port, script, args.duration, server=web)
         registered = _count_documents(db) - before
         if registered < results["register document"]["requests"]:  # in-flight ones at the end also land
             print(f"warning: {registered} documents registered for {results['register document']['requests']} "
@@ -341,16 +366,23 @@ def report(out: dict, command: str) -> str:
     lines = [f"Store: {out['meta']['params']['documents']:,} documents ({out['data_dir']}, "
              f"{out['meta']['db_bytes'] / 2**30:.1f} GiB); gunicorn -c python:vanban.gunicorn_conf "
              f"(2 workers, gthread 4 threads); wrk -t1 -c{CONNECTIONS}; {os.cpu_count()} CPUs.", "",
-             "| scenario | conns | req/s | % of hello-world | p50 ms | p95 ms | p99 ms | errors |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| scenario | conns | req/s | % of hello-world | p50 ms | p95 ms | p99 ms | errors | server CPU ms/req "
+             "| load avg |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    hello_cpu = res["hello-world"]["cpu_ms"]
     for name, r in res.items():
         if "rps" in r:
             lines.append(f"| {name} | {r['connections']} | {r['rps']:,.0f} | {100 * r['rps'] / hello:.0f}% | "
-                         f"{r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | {r['errors']} |")
+                         f"{r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | {r['errors']} | {r['cpu_ms']:.2f} | "
+                         f"{r['load']:.1f} |")
         else:
-            lines.append(f"| {name} | 1 | | | {r['p50']:.1f} | {r['p95']:.1f} | | 0 |")
+            lines.append(f"| {name} | 1 | | | {r['p50']:.1f} | {r['p95']:.1f} | | 0 | | |")
     lines += ["", f"wrk's own CPU at the hello-world rate: {100 * res['hello-world']['client_cpu']:.0f}% of one core "
-              "(so the client is not what limits these figures).", "",
+              "(so the client is not what limits these figures). Server CPU per request is the web processes' CPU "
+              "time (master and workers, recycled ones included) over the requests served: unlike req/s it does "
+              f"not move with other load on the machine (load average column; {os.cpu_count()} CPUs). By CPU per "
+              f"request the inbox costs {res['inbox']['cpu_ms'] / hello_cpu:.1f}× the hello-world, i.e. "
+              f"{100 * hello_cpu / res['inbox']['cpu_ms']:.0f}% of its throughput on an otherwise idle machine.", "",
               "| process | RSS MiB | peak RSS MiB | PSS MiB |", "|---|---:|---:|---:|"]
     for name, m in mem.items():
         lines.append(f"| {name} | {m.get('vmrss', 0):.0f} | {m.get('vmhwm', 0):.0f} | {m.get('pss', 0):.0f} |")
