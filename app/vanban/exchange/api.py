@@ -128,6 +128,24 @@ class Directory(_Base):
                                     "parent_code": a.parent_code, "node": a.node} for a in hub.list_agencies()]}
 
 
+class Reports(_Base):
+    """A node's signed daily statistics (DOMAIN §12 totals the hub cannot see)."""
+
+    @_json_errors
+    def on_post(self, req, resp):
+        from .daily_xml import MAX_BYTES
+
+        node = self.who(req)
+        if req.content_length is not None and req.content_length > MAX_BYTES:
+            raise TooLarge("Báo cáo số liệu quá lớn.", code="too_large")
+        data = req.bounded_stream.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise TooLarge("Báo cáo số liệu quá lớn.", code="too_large")
+        resp.media = hub.store_report(self.ctx.blobs, self.ctx.clock.now(), caller=node, data=data,
+                                      trusted=self.config.trusted_certs)
+        resp.status = falcon.HTTP_201
+
+
 def add_routes(app, ctx) -> None:
     """Mount the protocol on ``app`` when this server is the hub (a node answers 404 there)."""
     if ctx.settings.role != "hub":
@@ -136,6 +154,7 @@ def add_routes(app, ctx) -> None:
     app.add_route("/exchange/v1/messages/{hub_id}", Message(ctx))
     app.add_route("/exchange/v1/messages/{hub_id}/ack", Ack(ctx))
     app.add_route("/exchange/v1/directory", Directory(ctx))
+    app.add_route("/exchange/v1/reports", Reports(ctx))
 
 
 class _Connect:

@@ -73,6 +73,19 @@ def cmd_poll(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .daily import push_reports
+    from .transport import TransportError
+
+    ctx = _ctx(args)
+    try:
+        _print(push_reports(ctx, _client(ctx)))
+    except TransportError as exc:
+        print(f"lỗi: {exc.message} [{exc.code}]", file=sys.stderr)
+        return 3
+    return 0
+
+
 def cmd_status(args) -> int:
     from peewee import fn
 
@@ -149,6 +162,7 @@ def register(subparsers) -> None:
     i.set_defaults(func=cmd_issue_identity)
     sub.add_parser("push", help="send due outbox rows to the hub").set_defaults(func=cmd_push)
     sub.add_parser("poll", help="fetch, store and acknowledge messages from the hub").set_defaults(func=cmd_poll)
+    sub.add_parser("report", help="send the signed daily statistics due to the hub").set_defaults(func=cmd_report)
     st = sub.add_parser("status", help="outbox depth, inbox states, latest receipts (JSON)")
     st.add_argument("--limit", type=int, default=20)
     st.set_defaults(func=cmd_status)

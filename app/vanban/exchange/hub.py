@@ -16,8 +16,8 @@ from peewee import fn
 
 from ..errors import Forbidden, Invalid, NotFound, TooLarge
 from ..models import write_transaction
-from ..models.exchange import HubAgency, HubMessage
-from . import codes, edxml
+from ..models.exchange import HubAgency, HubDailyFigure, HubMessage, HubReport
+from . import codes, daily_xml, edxml
 from .codes import EdxmlError
 from .transport import Refused, TransportError
 
@@ -77,7 +77,7 @@ def _describe(path, trusted, max_bytes) -> dict:
         head = edxml.peek(fh, max_bytes=max_bytes)
     facts = {"kind": head.kind, "from_organ": head.from_organ_id, "to": head.to_organ_ids,
              "document_id": head.document_id[:300], "signed": False, "paper": 0, "business_type": 0,
-             "status_code": ""}
+             "status_code": "", "task": False}
     try:
         with open(path, "rb") as fh:
             parsed = edxml.parse(fh, trusted_certs=trusted, max_bytes=max_bytes,
@@ -87,7 +87,10 @@ def _describe(path, trusted, max_bytes) -> dict:
         return facts
     facts["signed"] = True
     if isinstance(parsed, edxml.Package):
-        facts.update(paper=int(parsed.business.paper), business_type=int(parsed.business.doc_type))
+        from .tasks import is_task_notice
+
+        facts.update(paper=int(parsed.business.paper), business_type=int(parsed.business.doc_type),
+                     task=is_task_notice(parsed))
     else:
         facts["status_code"] = parsed.status_code[:4]
     return facts
@@ -138,7 +141,7 @@ def store(blobs, now, *, sender_node: str, message_id: str, recipient: str, stre
                 message_id=message_id, recipient=target.code if target else recipient, sender_node=sender_node,
                 from_organ=facts["from_organ"], kind=facts["kind"], document_id=facts["document_id"],
                 status_code=facts["status_code"], business_type=facts["business_type"], paper=facts["paper"],
-                signed=facts["signed"], blob_sha=staged.sha256, size=staged.size, state=state,
+                signed=facts["signed"], task=facts["task"], blob_sha=staged.sha256, size=staged.size, state=state,
                 next_attempt_at=now.replace(tzinfo=None) if state == "upstream" else None,
                 received_at=now.replace(tzinfo=None))
         return row, False
@@ -239,3 +242,73 @@ def queue_summary() -> dict:
     """State counts for `vanban hub list` and the hub page."""
     q = (HubMessage.select(HubMessage.state, fn.COUNT(HubMessage.id)).group_by(HubMessage.state).tuples())
     return dict(q)
+
+
+# ---------------------------------------------------------------------------------------------- daily reports
+def store_report(blobs, now, *, caller: str, data: bytes, trusted) -> dict:
+    """Store a node's signed daily statistics report (exchange/daily_xml.py). The signer and the TLS caller
+    must be the same server; rows of agencies the directory does not place on that server are ignored (and
+    named in the answer), so one agency created on the node before the province registered it does not hold
+    back the others' figures. Agency + day is replaced by a report generated later, never by an older one (a
+    retry that arrives late). Returns {"stored", "stale", "ignored"}."""
+    try:
+        report = daily_xml.parse(data, trusted)  # certificates are valid in real time, as for packages
+    except EdxmlError as exc:
+        raise Invalid(f"Báo cáo số liệu bị từ chối: {exc.reason}", code=f"report_{exc.code}") from None
+    if report.node != caller or report.signer_cn != caller:
+        raise Forbidden("Báo cáo phải do chính máy chủ gửi ký và gửi.", code="report_not_from_caller")
+    today = now.astimezone(codes.VN_TZ).date()
+    if max(report.days) >= today:
+        raise Invalid(f"Chưa thể báo cáo ngày {max(report.days):%d/%m/%Y}.", code="report_future_day")
+    hosted, ignored = {}, set()
+    for code in {c for rows in report.days.values() for c in rows}:
+        agency = find_agency(code)
+        if agency is not None and agency.node == caller:
+            hosted[code] = agency.code
+        else:
+            ignored.add(code)
+    if ignored:
+        log.warning("daily report of %s: agencies not hosted there ignored: %s", caller, ", ".join(sorted(ignored)))
+    generated = report.generated_at.astimezone(codes.VN_TZ).replace(tzinfo=None)
+    staged = blobs.stage_bytes(data)
+    try:
+        with write_transaction():
+            blobs.commit(staged)
+            row = HubReport.create(node=caller, generated_at=generated, received_at=now.replace(tzinfo=None),
+                                   blob_sha=staged.sha256, size=staged.size)
+            stored, stale = _store_figures(report, row, generated, hosted)
+            released = _prune_reports()
+    finally:
+        staged.discard()
+    for sha in released:  # after the commit: a rolled-back prune must not have lost the bytes
+        blobs.remove(sha)
+    return {"stored": stored, "stale": stale, "ignored": sorted(ignored)}
+
+
+def _store_figures(report, row: HubReport, generated, hosted: dict) -> tuple[int, int]:
+    stored = stale = 0
+    for day, rows in report.days.items():
+        for reported_code, values in rows.items():
+            code = hosted.get(reported_code)
+            if code is None:
+                continue
+            old = HubDailyFigure.get_or_none((HubDailyFigure.agency == code) & (HubDailyFigure.day == day))
+            if old is not None and old.generated_at > generated:
+                stale += 1
+                continue
+            fields = {"node": row.node, "report": row.id, "generated_at": generated, **values}
+            HubDailyFigure.insert(agency=code, day=day, **fields).on_conflict(
+                conflict_target=[HubDailyFigure.agency, HubDailyFigure.day], update=fields).execute()
+            stored += 1
+    return stored, stale
+
+
+def _prune_reports() -> list[str]:
+    """Keep the evidence of the figures shown, not of every superseded version. Returns blobs to remove."""
+    used = HubDailyFigure.select(HubDailyFigure.report).distinct()
+    released = []
+    for old in HubReport.select().where(HubReport.id.not_in(used)):
+        HubReport.delete().where(HubReport.id == old.id).execute()
+        if not HubReport.select().where(HubReport.blob_sha == old.blob_sha).exists():
+            released.append(old.blob_sha)
+    return released

@@ -2,7 +2,8 @@
 "vanban.exchange.jobs"; huey calls register(jobs) once per process.
 
 Every minute (huey's periodic granularity): a node pushes its outbox and polls the hub; a hub with an upstream
-exchanges with it. A run that finds the hub down leaves the rows with their backoff time, so a long outage
+exchanges with it. Every hour a node sends its signed daily statistics for the days not yet reported or
+changed since (exchange/daily.py; idempotent, so an hourly run costs one small query when nothing changed). A run that finds the hub down leaves the rows with their backoff time, so a long outage
 costs one failed connection per minute, not one per row. The same functions run by hand as
 `vanban exchange push|poll` and `vanban hub upstream`.
 """
@@ -42,6 +43,10 @@ def _run(jobs, what: str) -> dict:
             from .node import poll
 
             return poll(ctx, client)
+        if what == "report":
+            from .daily import push_reports
+
+            return push_reports(ctx, client)
         from . import hub
 
         out = hub.forward_upstream(ctx.blobs, client, ctx.clock.now())
@@ -64,6 +69,11 @@ def register(jobs) -> None:
         @jobs.huey.periodic_task(crontab(minute="*"), name="exchange_poll")
         def exchange_poll():
             return jobs.run_in_db(_run, jobs, "poll")
+
+        # minute 17: off the hour, when backups and other hourly jobs start
+        @jobs.huey.periodic_task(crontab(minute="17"), name="exchange_daily_report")
+        def exchange_daily_report():
+            return jobs.run_in_db(_run, jobs, "report")
     else:
         @jobs.huey.periodic_task(crontab(minute="*"), name="exchange_upstream")
         def exchange_upstream():

@@ -5,8 +5,15 @@ The hub sees every electronic exchange between agencies and every status the rec
 can say per agency and per level: how many documents went out and came in electronically, the share that
 travelled fully electronic (Paper = 0) versus with a paper original, the share carrying a valid system
 signature, the share of received documents registered (03) and completed (06) in the system, and the time from
-arrival at the hub to completion. Paper-only documents never reach the hub: the share of documents exchanged
-electronically *of all* documents needs the nodes' own counts and is not computed here.
+arrival at the hub to completion.
+
+Paper-only documents never reach the hub, nor does a document between two agencies of the same server, nor
+the routing inside an agency: the shares *of all documents* come from the nodes' signed daily reports
+(exchange/daily.py, table hub_daily_figure): documents received and sent electronically out of all received
+and issued, outgoing fully electronic / with paper / paper only, signed, incoming and outgoing handled in the
+system, and the processing time of completed incoming documents. An agency whose node sent no report for the
+period shows no share (not 0%): silence is not a figure. Task notices (exchange/tasks.py) are not documents
+and are left out.
 """
 from __future__ import annotations
 
@@ -15,15 +22,26 @@ from datetime import datetime
 
 from prometheus_client.core import GaugeMetricFamily
 
-from ..models.exchange import HubAgency, HubMessage
+from ..models.exchange import HubAgency, HubDailyFigure, HubMessage
+from .daily_xml import FIELDS as REPORTED
 from .hub import LEVELS
 
 COLUMNS = [
-    ("code", "Mã cơ quan"), ("name", "Cơ quan"), ("level_name", "Cấp"), ("sent", "VB đi điện tử"),
-    ("received", "VB đến điện tử"), ("electronic_only_pct", "Chỉ điện tử (%)"), ("with_paper_pct", "Kèm giấy (%)"),
-    ("signed_pct", "Có chữ ký số hợp lệ (%)"), ("registered_pct", "VB đến đã vào sổ (%)"),
-    ("completed_pct", "VB đến đã hoàn thành (%)"), ("avg_days", "Thời gian xử lý TB (ngày)"),
+    ("code", "Mã cơ quan"), ("name", "Cơ quan"), ("level_name", "Cấp"),
+    # from the nodes' daily reports: every document, paper ones included
+    ("reported_days", "Số ngày có báo cáo"), ("incoming_total", "VB đến (tổng)"),
+    ("outgoing_total", "VB đi (tổng)"), ("exchanged_pct", "VB trao đổi điện tử / tổng (%)"),
+    ("out_electronic_only_pct", "VB đi chỉ điện tử (%)"), ("out_electronic_paper_pct", "VB đi điện tử kèm giấy (%)"),
+    ("out_paper_pct", "VB đi chỉ bản giấy (%)"), ("out_signed_pct", "VB đi có chữ ký số (%)"),
+    ("incoming_handled_pct", "VB đến xử lý trên hệ thống (%)"),
+    ("outgoing_handled_pct", "VB đi xử lý trên hệ thống (%)"), ("node_avg_days", "Thời gian xử lý VB đến TB (ngày)"),
+    # what the hub relayed itself
+    ("sent", "VB đi qua hub"), ("received", "VB đến qua hub"), ("electronic_only_pct", "Qua hub: chỉ điện tử (%)"),
+    ("with_paper_pct", "Qua hub: kèm giấy (%)"), ("signed_pct", "Qua hub: chữ ký hệ thống hợp lệ (%)"),
+    ("registered_pct", "Qua hub: đã vào sổ (%)"), ("completed_pct", "Qua hub: đã hoàn thành (%)"),
+    ("avg_days", "Qua hub: thời gian xử lý TB (ngày)"),
 ]
+_HUB_COUNTS = ("sent", "received", "paper", "signed", "registered", "completed")
 
 
 def _pct(part: int, whole: int) -> float | None:
@@ -32,15 +50,32 @@ def _pct(part: int, whole: int) -> float | None:
 
 def _new_row(agency) -> dict:
     return {"code": agency.code, "name": agency.name, "level": agency.level,
-            "level_name": LEVELS.get(agency.level, agency.level), "sent": 0, "received": 0, "paper": 0,
-            "signed": 0, "registered": 0, "completed": 0, "days": []}
+            "level_name": LEVELS.get(agency.level, agency.level), **dict.fromkeys(_HUB_COUNTS, 0), "days": [],
+            **dict.fromkeys(REPORTED, 0), "reported_days": 0}
+
+
+def _apply_reports(rows, date_from, date_to) -> None:
+    """Add the nodes' reported totals per agency for the days in [date_from, date_to)."""
+    q = HubDailyFigure.select()
+    if date_from:
+        q = q.where(HubDailyFigure.day >= date_from.date())
+    if date_to:
+        q = q.where(HubDailyFigure.day < date_to.date() if date_to.time() == datetime.min.time()
+                    else HubDailyFigure.day <= date_to.date())
+    for f in q:
+        row = rows.get(f.agency)
+        if row is None:
+            continue
+        row["reported_days"] += 1
+        for key in REPORTED:
+            row[key] += getattr(f, key)
 
 
 def figures(date_from: datetime | None = None, date_to: datetime | None = None) -> tuple[list[dict], list[dict]]:
     """(rows per agency, rows per level) for packages that reached the hub between the two instants."""
     agencies = {a.code: a for a in HubAgency.select()}
     rows = {code: _new_row(a) for code, a in agencies.items()}
-    q = HubMessage.select().where(HubMessage.business_type == 0)
+    q = HubMessage.select().where((HubMessage.business_type == 0) & (HubMessage.task == False))  # noqa: E712
     if date_from:
         q = q.where(HubMessage.received_at >= date_from)
     if date_to:
@@ -56,6 +91,7 @@ def figures(date_from: datetime | None = None, date_to: datetime | None = None) 
         if m.recipient in rows:
             rows[m.recipient]["received"] += 1
     _apply_statuses(rows, packages)
+    _apply_reports(rows, date_from, date_to)
     per_agency = [_finish(r) for r in sorted(rows.values(), key=lambda r: (list(LEVELS).index(r["level"])
                                                                            if r["level"] in LEVELS else 9, r["code"]))]
     return per_agency, _per_level(rows)
@@ -86,15 +122,39 @@ def _finish(r: dict) -> dict:
     out["registered_pct"] = _pct(r["registered"], r["received"])
     out["completed_pct"] = _pct(r["completed"], r["received"])
     out["avg_days"] = round(sum(r["days"]) / len(r["days"]), 2) if r["days"] else None
+    out.update(_reported_shares(r))
     return out
 
 
+def _reported_shares(r: dict) -> dict:
+    """DOMAIN §12 shares over every document, from the nodes' reports (None where nothing was reported)."""
+    incoming = r["incoming_paper"] + r["incoming_electronic"]
+    outgoing = r["outgoing_electronic_only"] + r["outgoing_electronic_paper"] + r["outgoing_paper"]
+    reported = r["reported_days"] > 0
+
+    def share(part, whole):
+        return _pct(part, whole) if reported else None
+
+    return {
+        "incoming_total": incoming if reported else None, "outgoing_total": outgoing if reported else None,
+        "exchanged_pct": share(r["incoming_electronic"] + r["outgoing_exchanged"], incoming + outgoing),
+        "out_electronic_only_pct": share(r["outgoing_electronic_only"], outgoing),
+        "out_electronic_paper_pct": share(r["outgoing_electronic_paper"], outgoing),
+        "out_paper_pct": share(r["outgoing_paper"], outgoing),
+        "out_signed_pct": share(r["outgoing_signed"], outgoing),
+        "incoming_handled_pct": share(r["incoming_handled"], incoming),
+        "outgoing_handled_pct": share(r["outgoing_handled"], outgoing),
+        "node_avg_days": (round(r["incoming_processing_seconds"] / r["incoming_completed"] / 86400, 2)
+                          if reported and r["incoming_completed"] else None),
+    }
+
+
 def _per_level(rows) -> list[dict]:
-    totals: dict[str, dict] = defaultdict(lambda: {"sent": 0, "received": 0, "paper": 0, "signed": 0,
-                                                   "registered": 0, "completed": 0, "days": []})
+    totals: dict[str, dict] = defaultdict(lambda: {**dict.fromkeys(_HUB_COUNTS + REPORTED, 0), "days": [],
+                                                   "reported_days": 0})
     for r in rows.values():
         t = totals[r["level"]]
-        for key in ("sent", "received", "paper", "signed", "registered", "completed"):
+        for key in _HUB_COUNTS + REPORTED + ("reported_days",):
             t[key] += r[key]
         t["days"] += r["days"]
     out = []
@@ -117,6 +177,11 @@ def report(date_from=None, date_to=None, title_suffix: str = ""):
         charts.append(Chart("bar", "Văn bản điện tử theo cấp", [r["level_name"] for r in per_level],
                             {"Đi": [r["sent"] for r in per_level], "Đến": [r["received"] for r in per_level]}))
         charts.append(Chart("bar", "Tỷ lệ xử lý trên hệ thống theo cấp (%)", [r["level_name"] for r in per_level],
+                            {"VB đến": [r["incoming_handled_pct"] for r in per_level],
+                             "VB đi": [r["outgoing_handled_pct"] for r in per_level],
+                             "Trao đổi điện tử": [r["exchanged_pct"] for r in per_level]}))
+        charts.append(Chart("bar", "Văn bản liên thông qua hub: vào sổ, hoàn thành (%)",
+                            [r["level_name"] for r in per_level],
                             {"Vào sổ": [r["registered_pct"] for r in per_level],
                              "Hoàn thành": [r["completed_pct"] for r in per_level]}))
     return Report(title="Số liệu liên thông văn bản điện tử của tỉnh", columns=columns, rows=per_level + per_agency,

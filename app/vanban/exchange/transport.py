@@ -7,6 +7,8 @@ The protocol, shared by node → hub and hub → upstream hub (commune → distr
     GET  /exchange/v1/messages/<id>           the edXML bytes
     POST /exchange/v1/messages/<id>/ack       {"state": "done" | "fail"}: the hub may now drop it
     GET  /exchange/v1/directory               the agency directory
+    POST /exchange/v1/reports                 a node's signed daily statistics (exchange/daily_xml.py);
+                                              201 {"stored": n, "stale": m}, agency + day replaced
 
 Errors: connection failures, timeouts, 5xx, 408 and 429 are *retryable* (the job backs off and tries again);
 any other 4xx is a *refusal* that retrying cannot fix (unknown recipient, package too large ...).
@@ -102,6 +104,10 @@ class HubClient:
 
     def ack(self, hub_id: str, state: str = "done") -> None:
         self._call("POST", f"/messages/{hub_id}/ack", json={"state": state})
+
+    def send_report(self, data: bytes) -> dict:
+        """Upload one signed daily statistics report. Sending it again is harmless (agency + day replaced)."""
+        return self._call("POST", "/reports", data=data, headers={"Content-Type": "application/xml"}).json()
 
     def directory(self) -> list[dict]:
         return self._call("GET", "/directory").json()["agencies"]

@@ -5,7 +5,7 @@ rows stay small and a package relayed to five agencies is stored once.
 """
 from __future__ import annotations
 
-from peewee import BooleanField, CharField, DateTimeField, IntegerField, TextField
+from peewee import BooleanField, CharField, DateField, DateTimeField, IntegerField, TextField
 
 from .db import database
 from .schema import BaseModel
@@ -112,6 +112,9 @@ class HubMessage(BaseModel):
     business_type = IntegerField(default=0)
     paper = IntegerField(default=0)  # Bussiness/Paper: 1 when a paper original follows
     signed = BooleanField(default=False)  # carried a verifiable XML-DSig of the sending system
+    # a task notice (exchange/tasks.py: SteeringType 1 with a task part), not a document: kept out of the
+    # document figures. Added by migration 11.
+    task = BooleanField(default=False)
     blob_sha = CharField(max_length=64)
     size = IntegerField()
     # queued (waiting for the recipient's node) | upstream (to forward) | acked | forwarded
@@ -129,9 +132,75 @@ class HubMessage(BaseModel):
                    (("state", "next_attempt_at"), False))
 
 
+class ExchangeReportDay(BaseModel):
+    """Node: the last figures of each day the hub has stored (exchange/daily.py), to send a day again only
+    when its figures changed."""
+
+    day = DateField(primary_key=True)
+    digest = CharField(max_length=64)
+    sent_at = DateTimeField()
+
+    class Meta:
+        table_name = "exchange_report_day"
+
+
+class HubReport(BaseModel):
+    """Hub: one signed daily statistics report as received (the evidence of what a node reported). Dropped with
+    its bytes once every agency-day it carried has been replaced by a newer report."""
+
+    node = CharField(max_length=64)
+    generated_at = DateTimeField()  # Vietnam local time, naive
+    received_at = DateTimeField()
+    blob_sha = CharField(max_length=64)
+    size = IntegerField()
+
+    class Meta:
+        table_name = "hub_report"
+
+
+def _count():
+    return IntegerField(default=0)
+
+
+class HubDailyFigure(BaseModel):
+    """Hub: one agency's figures for one day as its node last reported them (exchange/daily_xml.FIELDS).
+    (agency, day) is unique: a newer report replaces the row."""
+
+    agency = CharField(max_length=35)
+    day = DateField()
+    node = CharField(max_length=64)
+    report = IntegerField()  # HubReport.id
+    generated_at = DateTimeField()
+    incoming_paper = _count()
+    incoming_electronic = _count()
+    incoming_handled = _count()
+    incoming_completed = _count()
+    incoming_processing_seconds = _count()
+    outgoing_electronic_only = _count()
+    outgoing_electronic_paper = _count()
+    outgoing_paper = _count()
+    outgoing_signed = _count()
+    outgoing_handled = _count()
+    outgoing_exchanged = _count()
+
+    class Meta:
+        table_name = "hub_daily_figure"
+        indexes = ((("agency", "day"), True), (("day",), False), (("report",), False))
+
+
 EXCHANGE_MODELS = [ExchangeOutbox, ExchangeInbox, ExchangeReceipt, HubAgency, HubMessage]
+DAILY_MODELS = [ExchangeReportDay, HubReport, HubDailyFigure]
 
 
 def create_exchange_tables() -> None:
     """Migration 4 (models/migrations.py). safe=True: re-running it changes nothing."""
     database.create_tables(EXCHANGE_MODELS, safe=True)
+
+
+def create_daily_tables() -> None:
+    """Migration 11: the daily statistics reports (node and hub tables; both roles run one schema), and the
+    hub's task flag on relayed messages. Re-running it changes nothing."""
+    database.create_tables(DAILY_MODELS, safe=True)
+    columns = {c.name for c in database.get_columns("hub_message")}
+    if "task" not in columns:
+        database.execute_sql("ALTER TABLE hub_message ADD COLUMN task INTEGER NOT NULL DEFAULT 0")

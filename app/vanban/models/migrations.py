@@ -59,7 +59,17 @@ def _v10():
         database.execute_sql(sql)
 
 
-MIGRATIONS = [(1, _v1), (2, _v2), (3, _v3), (4, _v4), (10, _v10)]
+def _v11():
+    # Exchange, second round: daily statistics reports node -> hub (DOMAIN §12) and tasks received from
+    # agencies on other servers (issue 9).
+    from .exchange import create_daily_tables
+    from .work import create_received_task_tables
+
+    create_daily_tables()
+    create_received_task_tables()
+
+
+MIGRATIONS = [(1, _v1), (2, _v2), (3, _v3), (4, _v4), (10, _v10), (11, _v11)]
 LATEST = max(number for number, _ in MIGRATIONS)
 
 

@@ -69,6 +69,48 @@ class WorkOutbox(BaseModel):
         table_name = "work_outbox"
 
 
+class ReceivedTask(BaseModel):
+    """A task given to an agency hosted here by an agency on another server (issue 9), as its task notice
+    arrived over the exchange (exchange/tasks.py). The assigning side lives there: here the agency's leaders
+    and clerks read it, see urges and extensions arrive, and answer; approval or return comes back."""
+
+    agency = ForeignKeyField(Agency, backref="received_tasks", on_delete="RESTRICT")  # the assignee, hosted here
+    from_organ = CharField(max_length=35)  # the assigning agency's OrganId
+    from_name = CharField(max_length=200, default="")
+    document_id = CharField(max_length=300)  # edXML DocumentId of the task notice: the key of every message
+    title = CharField(max_length=500)
+    instruction = TextField(default="")
+    assigner_name = CharField(max_length=120, default="")
+    original_deadline = DateField()
+    deadline = DateField(index=True)
+    status = CharField(max_length=10, default="open")  # open | submitted | done
+    answer = TextField(default="")
+    answered_by = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT")
+    answered_at = DateTimeField(null=True)
+    received_at = DateTimeField()
+    done_at = DateTimeField(null=True)
+    last_urged_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "received_task"
+        indexes = ((("agency", "document_id"), True), (("agency", "status", "deadline"), False))
+
+
+class ReceivedTaskEvent(BaseModel):
+    """History of a received task: arrived, urged, extended, answered, approved, returned."""
+
+    task = ForeignKeyField(ReceivedTask, backref="events", on_delete="CASCADE")
+    user = ForeignKeyField(User, null=True, on_delete="RESTRICT")  # null: the assigning agency, over the exchange
+    kind = CharField(max_length=16)
+    text = TextField(default="")
+    old_deadline = DateField(null=True)
+    new_deadline = DateField(null=True)
+    created_at = DateTimeField()
+
+    class Meta:
+        table_name = "received_task_event"
+
+
 # ---- dossiers --------------------------------------------------------------------------------------------------
 class Dossier(BaseModel):
     """One line of the yearly dossier list (danh mục hồ sơ) and, once opened, the dossier itself."""
@@ -261,3 +303,8 @@ def create_work_tables() -> None:
     # Routing assignments made before this release are not announced: the scan starts from today's last row.
     last = database.execute_sql("SELECT COALESCE(MAX(id), 0) FROM assignment").fetchone()[0]
     ScanMark.insert(name="assignment", value=last).on_conflict_ignore().execute()
+
+
+def create_received_task_tables() -> None:
+    """Migration 11: tasks received from agencies on other servers. safe=True: re-running changes nothing."""
+    database.create_tables([ReceivedTask, ReceivedTaskEvent], safe=True)
