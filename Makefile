@@ -7,7 +7,7 @@ PORT    ?= 8080
 PYTEST_ARGS ?=
 
 # Debian packages the tests use as real parts (browser, antivirus, PDF checks, monitoring, fonts, test hosts).
-DEBS := chromium clamav-daemon poppler-utils prometheus prometheus-node-exporter prometheus-alertmanager \
+DEBS := wrk chromium clamav-daemon poppler-utils prometheus prometheus-node-exporter prometheus-alertmanager \
         fonts-liberation fonts-liberation2 fonts-dejavu-core libreoffice-writer-nogui sqlite3 python3-venv \
         libnss3-tools mmdebstrap systemd-container nftables iproute2 openssh-client apt-cacher-ng borgbackup
 

@@ -174,3 +174,26 @@ def test_document_page_for_every_role_in_the_flow(client, world, people):
     assert all(f'id="form-{f}"' in spec_page.text for f in ("comment", "forward", "complete"))
     info_page = client.web_login("vpspec").get(f"/documents/{doc}")
     assert info_page.status_code == 200 and "Đánh dấu đã xem" in info_page.text
+
+
+def test_cached_inbox_page_follows_every_change(client, world, people, data_dir):
+    """The rendered inbox is cached per session until the database changes: a change made through the app
+    (this connection) or by another process (another connection) shows on the next load."""
+    import sqlite3
+
+    b = client.web_login("spec")
+    assert "Không có văn bản" in b.get("/inbox").text
+    doc = register(client, people["clerk"], world)
+    act(client, people["clerk"], doc, "present", leader_id=world.users["leader"])
+    act(client, people["leader"], doc, "assign", instruction="x", lead={"to": f"user:{world.users['spec']}"})
+    assert "Quyết định về việc giao đất đai" in b.get("/inbox").text
+    con = sqlite3.connect(data_dir / "vanban.db")  # another process's connection
+    con.execute("UPDATE document SET subject = 'Trích yếu đã sửa ở nơi khác' WHERE id = ?", (doc,))
+    con.commit()
+    con.close()
+    assert "Trích yếu đã sửa ở nơi khác" in b.get("/inbox").text
+    con = sqlite3.connect(data_dir / "vanban.db")
+    con.execute("DELETE FROM session")  # sessions ended elsewhere (e.g. password reset by the CLI)
+    con.commit()
+    con.close()
+    assert b.get("/inbox").status_code == 303

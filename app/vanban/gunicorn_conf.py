@@ -15,8 +15,8 @@ threads = int(_s.threads)
 timeout = 60
 graceful_timeout = 20
 keepalive = 5
-max_requests = 5000  # recycle workers now and then: long-lived processes on old servers creep in memory
-max_requests_jitter = 500
+max_requests = 100000  # recycle workers now and then: long-lived processes on old servers creep in memory
+max_requests_jitter = 10000
 # Log requests without the query string: search terms can be personal data.
 accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'

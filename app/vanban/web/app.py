@@ -15,6 +15,7 @@ HERE = Path(__file__).parent
 
 def make_templates() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
+                      auto_reload=False,  # templates ship with the release; no stat() per render
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["d"] = lambda v: v.strftime("%d/%m/%Y") if v else ""
     env.filters["dt"] = lambda v: v.strftime("%d/%m/%Y %H:%M") if v else ""

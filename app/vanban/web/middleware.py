@@ -59,7 +59,7 @@ class AuthMiddleware:
             token, req.context.bearer = auth[7:].strip(), True
         else:
             token = req.cookies.get(SESSION_COOKIE)
-        session = accounts.session_for(self.clock.now(), token) if token else None
+        session = self._session(token) if token else None
         if session is not None:
             req.context.session = session
             req.context.user = session.user
@@ -72,6 +72,22 @@ class AuthMiddleware:
             raise falcon.HTTPSeeOther("/login?next=" + falcon.uri.encode_value(req.relative_uri))
         if req.method not in SAFE_METHODS and not req.context.bearer:
             self._check_csrf(req, session)
+
+    def _session(self, token):
+        """The session row with its user and agency. Cached per thread until the database changes (see
+        web/cache.py), so a logout, an expiry extension or a switched-off account is seen at once; the expiry
+        time itself is compared with the clock on every request."""
+        from . import cache
+
+        now = self.clock.now()
+        key = ("session", token)
+        session = cache.get(key)
+        if session is None:
+            session = accounts.session_for(now, token)
+            if session is None:
+                return None
+            cache.put(key, session)
+        return session if session.expires_at > now.replace(tzinfo=None) else None
 
     @staticmethod
     def _check_csrf(req, session):

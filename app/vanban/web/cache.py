@@ -1,0 +1,42 @@
+"""Per-thread caches invalidated by any database change (models.db.generation).
+
+A gthread worker keeps one SQLite connection per thread, so each thread keeps its own small cache keyed on
+that connection's generation: a hit costs one PRAGMA and a dict lookup, and any commit anywhere (another
+thread, another worker, the job worker, the CLI) empties it before the next read."""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from ..models.db import generation
+
+_local = threading.local()
+MAX_ENTRIES = 512
+
+
+def _store() -> OrderedDict:
+    gen = generation()
+    store = getattr(_local, "store", None)
+    if store is None or _local.gen != gen:
+        store = _local.store = OrderedDict()
+        _local.gen = gen
+    return store
+
+
+def get(key):
+    store = _store()
+    value = store.get(key)
+    if value is not None:
+        store.move_to_end(key)
+    return value
+
+
+def put(key, value) -> None:
+    store = _store()
+    store[key] = value
+    if len(store) > MAX_ENTRIES:
+        store.popitem(last=False)
+
+
+def clear() -> None:
+    _local.store = None
