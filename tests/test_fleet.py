@@ -65,6 +65,32 @@ def test_unreachable_prometheus_gives_a_clear_vietnamese_message_not_a_500(make_
     assert detail.status_code == 503 and "Không kết nối được Prometheus giám sát" in detail.text
 
 
+def test_a_server_answering_errors_is_reported_not_raised(make_client):
+    """A real HTTP server in the way (a proxy failing, another service on the port) answering 502."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    class Failing(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(502)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            self.wfile.write(b"bad gateway")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = make_client(url=f"http://127.0.0.1:{server.server_port}").web_login("admin").get("/fleet")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert page.status_code == 503
+    assert "trả lời lỗi 502" in page.text and 'id="fleet-error"' in page.text
+
+
 def test_only_hub_admins_see_the_fleet(make_client):
     hub = make_client()
     assert 'href="/fleet"' in hub.web_login("admin").get("/inbox").text
