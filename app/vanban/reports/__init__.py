@@ -4,9 +4,31 @@ Pure library (no web framework, no database): callers build a Report (or use a r
 `vanban.reports.registers`) from rows they fetched, then call render_pdf / render_xlsx for bytes.
 """
 
-from .pdf import FontSet, find_fonts, render_pdf
 from .table import Chart, Column, HeaderBlock, Report, ReportError, format_value
-from .xlsx import render_xlsx
+
+# The renderers load fpdf2, fontTools, Pillow and openpyxl (tens of MB): they are imported on first use, not
+# by every web worker that merely links to a report.
+_LAZY = {"FontSet": "pdf", "find_fonts": "pdf", "render_pdf": "pdf", "render_xlsx": "xlsx"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(name)
+
+
+def render_pdf(report, **kwargs) -> bytes:
+    from .pdf import render_pdf as render
+
+    return render(report, **kwargs)
+
+
+def render_xlsx(report) -> bytes:
+    from .xlsx import render_xlsx as render
+
+    return render(report)
 
 __all__ = [
     "Chart",

@@ -9,11 +9,25 @@ import falcon
 from ...core.accounts import require_role
 from ...core.forms import parse_date
 from ...errors import Invalid
-from ...exchange import clerk, node, stats
 from ...exchange.codes import status_label
 from ...reports import render_xlsx
 from ..forms import read_form
 from .base import Page
+
+
+class _OnUse:
+    """The exchange modules load lxml, signxml and requests: imported when an exchange page is first used."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attr):
+        import importlib
+
+        return getattr(importlib.import_module(self._name), attr)
+
+
+clerk, node, stats = (_OnUse(f"vanban.exchange.{m}") for m in ("clerk", "node", "stats"))
 
 
 def _range(req, today):
