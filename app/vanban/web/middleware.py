@@ -12,9 +12,10 @@ from ..metrics import LATENCY, REQUESTS
 from ..models import database
 
 SESSION_COOKIE = "vb_session"
-# /exchange/v1/ is the hub protocol: callers are identified by their TLS client certificate, not a session.
+# /exchange/v1/ is the hub protocol: callers are identified by their TLS client certificate, not a session;
+# /ical/ feeds are authorised by the secret address itself (core/feed_tokens.py).
 PUBLIC_PREFIXES = ("/login", "/static/", "/healthz", "/metrics", "/api/v1/auth/login", "/api/openapi.json",
-                   "/exchange/v1/")
+                   "/exchange/v1/", "/ical/")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 

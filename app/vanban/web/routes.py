@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..api import resources as api
-from .resources import admin, auth, documents, fleet, inbox, outgoing, reports, search, system
+from .resources import admin, auth, documents, fleet, ical_feed, inbox, outgoing, reports, search, system
 from .resources import exchange as exchange_pages
 
 
@@ -30,5 +30,6 @@ def add_routes(app, ctx, templates):
     from .resources import work as work_pages  # issue 9: tasks, dossiers, calendar, staff, notifications
 
     work_pages.add_routes(app, ctx, templates)
+    ical_feed.add_routes(app, ctx, templates)
     exchange_pages.add_routes(app, page)
     fleet.add_routes(app, page)  # issue 6: the hub's fleet monitoring pages
