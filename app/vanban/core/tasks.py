@@ -25,7 +25,8 @@ DUE_SOON_DAYS = 3
 STATUS_NAMES = {"open": "Đang thực hiện", "submitted": "Chờ duyệt kết quả", "done": "Hoàn thành",
                 "cancelled": "Đã hủy"}
 EVENT_NAMES = {"create": "Giao việc", "urge": "Đôn đốc", "extend": "Gia hạn", "answer": "Báo cáo kết quả",
-               "approve": "Duyệt kết quả", "return": "Trả lại", "external_answer": "Kết quả qua liên thông"}
+               "approve": "Duyệt kết quả", "return": "Trả lại", "external_answer": "Kết quả qua liên thông",
+               "delivered": "Đã đến cơ quan nhận (liên thông)", "refused": "Cơ quan nhận từ chối (liên thông)"}
 
 
 # ---- who is who ---------------------------------------------------------------------------------------------------
@@ -223,6 +224,8 @@ def approve(ctx, actor: User, task_id, note: str = "") -> Task:
         task = _load_for_assigner(actor, task_id, "submitted")
         TaskEvent.create(task=task, user=actor, kind="approve", text=note, created_at=local)
         Task.update(status="done", done_at=local).where(Task.id == task.id).execute()
+        if task.target_kind == "agency" and task.target_agency_id is None:
+            send_over_exchange(task, "task_approve", {"note": note}, local)
         sent = answer_over_exchange(ctx, task)
         audit.record(now, actor, "task.approve", "task", task.id, {"answer_sent_to": sent} if sent else None)
     return Task.get_by_id(task.id)
@@ -320,9 +323,10 @@ def answer_over_exchange(ctx, task: Task) -> str | None:
 
 
 def send_over_exchange(task: Task, kind: str, payload: dict, local) -> WorkOutbox:
-    """The one place a task message (notice, urge, extension, return) leaves for an agency on another server.
-    edXML has no message for tasks and the exchange no node API for them, so the message waits in work_outbox (same transaction as the change, like the document
-    outbox); the exchange's sender is to read `pending` rows, wrap them in edXML and mark them sent."""
+    """The one place a task message (notice, urge, extension, return, approval) leaves for an agency on another
+    server. It waits in work_outbox, written in the same transaction as the change (like the document outbox);
+    the exchange's push job turns `pending` rows into signed edXML (exchange/tasks.py: the notice as a package,
+    the rest as status messages with documented vendor codes) and marks them `queued`."""
     body = {"task_id": task.id, "from": task.agency.code, "to": task.target_organ, "kind": kind,
             "document_id": task.document_id, "title": task.title, **payload}
     return WorkOutbox.create(task=task, sender_code=task.agency.code, recipient_code=task.target_organ, kind=kind,

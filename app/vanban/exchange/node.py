@@ -24,6 +24,7 @@ from . import codes, edxml
 from .codes import BusinessDocType, EdxmlError, StatusCode
 from .config import ExchangeConfig, load_config
 from .hub import backoff
+from .tasks import VENDOR_STATUS_LABELS
 from .transport import Refused, TransportError
 
 log = logging.getLogger(__name__)
@@ -50,16 +51,18 @@ def _store_bytes(ctx, data: bytes) -> tuple[str, int]:
 
 # ---------------------------------------------------------------------------------------------- statuses out
 def enqueue_status(ctx, *, agency_code: str, recipient: str, document_id: str, status_code: str,
-                   description: str = "", local_document: int | None = None, staff: str = "") -> ExchangeOutbox:
+                   description: str = "", local_document: int | None = None, staff: str = "",
+                   description_limit: int = 1000) -> ExchangeOutbox:
     """Sign a status message and queue it for ``recipient`` (the sender of the document). Call it inside the
-    transaction of the change it reports; it opens a savepoint of its own."""
+    transaction of the change it reports; it opens a savepoint of its own. ``description_limit``: task answers
+    carry their whole text (4000, what the parser reads); a document status keeps to a short line."""
     config = config_of(ctx)
     agency = Agency.get_or_none(Agency.code == agency_code)
     now = ctx.clock.now()
     msg = edxml.StatusMessage(
         response_for=edxml.ResponseFor(organ_id=recipient, document_id=document_id),
         from_org=edxml.Organization(organ_id=agency_code, organ_name=agency.name if agency else ""),
-        status_code=status_code, timestamp=now, description=description[:1000],
+        status_code=status_code, timestamp=now, description=description[:description_limit],
         staff_info=edxml.StaffInfo(staff=staff[:120]))
     key, chain = config.signer
     data = edxml.build_status(msg, key, chain)
@@ -123,6 +126,9 @@ def _record_refusal(row_agency, recipient, document_id, local_document, now, rea
 def push(ctx, client, limit: int = 100) -> dict:
     """Deliver due outbox rows to the hub. Stops at the first transport failure (the hub is down: the other
     rows would fail the same way) and reschedules that row with backoff."""
+    from .tasks import drain_work_outbox
+
+    drain_work_outbox(ctx)  # task messages (work_outbox) become signed rows of the exchange outbox first
     now = _naive(ctx.clock.now())
     result = {"sent": 0, "failed": 0, "retry": 0}
     Outbox, rows = _outgoing_rows(now, limit)
@@ -261,6 +267,10 @@ def _receive_staged(ctx, item, staged, config) -> str:
     if not _hosted(recipient) or recipient not in {o.organ_id for o in message.to_orgs}:
         return _refuse_invalid(ctx, item, staged, "unknown_recipient",
                                f"Cơ quan nhận {recipient} không thuộc máy chủ này hoặc không có trong gói tin")
+    from . import tasks
+
+    if tasks.is_task_notice(message):
+        return tasks.receive_notice(ctx, item, staged, message, recipient)
     return _store_package(ctx, item, staged, message, recipient)
 
 
@@ -294,21 +304,25 @@ def _store_status(ctx, item, staged, msg: edxml.StatusMessage) -> str:
     now = ctx.clock.now()
     receiver = msg.response_for.organ_id  # the sender of the document, hosted here
     key = f"st:{receiver}:{msg.response_for.document_id}:{msg.from_org.organ_id}:{staged.sha256}"
-    if not codes.is_known_status(msg.status_code):
+    if not codes.is_known_status(msg.status_code) and msg.status_code not in VENDOR_STATUS_LABELS:
         log.warning("unknown status code %r from %s kept as received", msg.status_code, msg.from_org.organ_id)
+    from .tasks import apply_status
+
     with write_transaction():
         if ExchangeInbox.select().where(ExchangeInbox.dedup_key == key).exists():
             return "duplicate"
         ctx.blobs.commit(staged)
-        recall = msg.status_code == StatusCode.RECALL_REQUESTED
+        task_effect = apply_status(ctx, msg)  # a follow-up of a task notice (exchange/tasks.py), else None
+        recall = task_effect is None and msg.status_code == StatusCode.RECALL_REQUESTED
         local = _local_copy(receiver, msg.response_for.document_id) if recall else None
         ExchangeInbox.create(
             hub_id=str(item.get("id", "")), dedup_key=key, kind="status", agency_code=receiver,
             sender=msg.from_org.organ_id, sender_name=msg.from_org.organ_name[:200],
             document_id=msg.response_for.document_id, status_code=msg.status_code[:4],
             subject=msg.description[:2000], blob_sha=staged.sha256, size=staged.size,
-            state="recall" if recall else "applied", local_document=local, received_at=_naive(now))
-        if not recall:
+            state="recall" if recall else "applied", reason=task_effect or "", local_document=local,
+            received_at=_naive(now))
+        if not recall and task_effect is None:
             _upsert_receipt(document_id=msg.response_for.document_id, recipient=msg.from_org.organ_id,
                             agency_code=receiver, local_document=None, status_code=msg.status_code[:4],
                             description=msg.description, status_at=_naive(msg.timestamp.astimezone(codes.VN_TZ)),

@@ -53,15 +53,16 @@ class TaskEvent(BaseModel):
 
 
 class WorkOutbox(BaseModel):
-    """Task answers for agencies on other servers, waiting for the exchange (written in the answer's
-    transaction; the exchange's sender picks them up). See core/tasks.send_over_exchange."""
+    """Task messages (notice, urge, extension, return, approval) for agencies on other servers, written in the
+    transaction of the change; the exchange's push job signs them into its own outbox (exchange/tasks.py
+    drain_work_outbox). See core/tasks.send_over_exchange."""
 
     task = ForeignKeyField(Task, on_delete="CASCADE")
     sender_code = CharField(max_length=35)
     recipient_code = CharField(max_length=35)
-    kind = CharField(max_length=16)  # task_answer
+    kind = CharField(max_length=16)  # task_notice | task_urge | task_extend | task_return | task_approve
     payload = TextField()  # JSON
-    state = CharField(max_length=8, default="pending")  # pending | sent
+    state = CharField(max_length=8, default="pending")  # pending | queued (signed into exchange_outbox)
     created_at = DateTimeField()
     sent_at = DateTimeField(null=True)
 

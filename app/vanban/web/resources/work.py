@@ -14,6 +14,7 @@ from ...core import (
     calendar_ical,
     dossiers,
     notifications,
+    received_tasks,
     staff,
     tasks,
     work_reports,
@@ -45,8 +46,10 @@ class TasksPage(_Work):
         user, today = req.context.user, self.ctx.clock.today()
         board = tasks.dashboard(user, today)
         items = list(tasks.visible_tasks(user).order_by(tasks.Task.deadline, tasks.Task.id).limit(300))
+        received = list(received_tasks.visible(user).order_by(received_tasks.ReceivedTask.deadline).limit(300))
         self.page(req, resp, "work_tasks.html", board=board, items=items, state=lambda t: tasks.state(t, today),
-                  can_assign=bool(user.role_set.intersection(tasks.ASSIGNING_ROLES)))
+                  can_assign=bool(user.role_set.intersection(tasks.ASSIGNING_ROLES)), received=received,
+                  received_names=received_tasks.STATUS_NAMES)
 
     def on_post(self, req, resp):
         form = self.form(req)
@@ -94,6 +97,25 @@ class TaskActionPage(_Work):
             raise falcon.HTTPNotFound()
         handlers[action]()
         self.redirect(f"/tasks/{task_id}")
+
+
+class ReceivedTaskPage(_Work):
+    """A task given by an agency on another server (exchange/tasks.py): read it, answer it."""
+
+    def on_get(self, req, resp, task_id):
+        user = req.context.user
+        t = received_tasks.get(user, task_id)
+        self.page(req, resp, "work_received_task.html", t=t, events=received_tasks.events(t),
+                  event_names=received_tasks.EVENT_NAMES, status_names=received_tasks.STATUS_NAMES,
+                  overdue=t.status == "open" and t.deadline < self.ctx.clock.today(),
+                  can_answer=bool(user.role_set.intersection(received_tasks.ANSWERING_ROLES)))
+
+
+class ReceivedTaskAnswerPage(_Work):
+    def on_post(self, req, resp, task_id):
+        form = self.form(req)
+        received_tasks.answer(self.ctx, req.context.user, task_id, form.get("text", ""))
+        self.redirect(f"/tasks/received/{task_id}")
 
 
 # ---- reports ----------------------------------------------------------------------------------------------------
@@ -309,7 +331,8 @@ def add_routes(app, ctx, templates):
     page = {"ctx": ctx, "templates": templates}
     routes = [
         ("/tasks", TasksPage), ("/tasks/new", NewTaskPage), ("/tasks/{task_id:int}", TaskPage),
-        ("/tasks/{task_id:int}/{action}", TaskActionPage),
+        ("/tasks/{task_id:int}/{action}", TaskActionPage), ("/tasks/received/{task_id:int}", ReceivedTaskPage),
+        ("/tasks/received/{task_id:int}/answer", ReceivedTaskAnswerPage),
         ("/work-reports", ReportsPage), ("/work-reports/{name}", ReportPage),
         ("/dossiers", DossiersPage), ("/dossiers/{dossier_id:int}", DossierPage),
         ("/dossiers/{dossier_id:int}/export", DossierExportPage),
@@ -325,3 +348,4 @@ def add_routes(app, ctx, templates):
     for path, resource in routes:
         app.add_route(path, resource(**page))
     api_work.add_routes(app, ctx)
+
