@@ -112,6 +112,9 @@ def test_levels_follow_the_alert_thresholds():
     assert checks["cert"].level(-1) == "crit" and fleet.fmt_value("until", -1) == "đã hết hạn"
     assert checks["av"].level(None) == "none" and fleet.fmt_value("age", None) == "—"
     assert fleet.fmt_value("age", 3 * 3600) == "3 giờ trước" and fleet.fmt_value("percent", 0.423) == "42 %"
+    assert fleet.fmt_value("age", 3600) == "1 giờ trước" and fleet.fmt_value("age", 600) == "10 phút trước"
+    nodes = [fleet.NodeStatus(n, version=v) for n, v in (("a", "0.2.0"), ("b", "0.1.0"), ("c", "0.2.0"), ("d", ""))]
+    assert fleet.common_version(nodes) == "0.2.0"
 
 
 def test_worst_first_and_sparkline_gaps():

@@ -84,7 +84,7 @@ def fmt_duration(seconds: float) -> str:
     seconds = abs(seconds)
     if seconds < 90:
         return f"{seconds:.0f} giây"
-    if seconds < 90 * 60:
+    if seconds < 59.5 * 60:
         return f"{seconds / 60:.0f} phút"
     if seconds < 48 * HOUR:
         return f"{seconds / HOUR:.0f} giờ"
@@ -274,6 +274,12 @@ def _fill(status: NodeStatus, values: dict, lines: dict, app_up, exporter_up, dr
     if drill_ok == 0:
         status.problems.append(("crit", "Diễn tập khôi phục gần nhất thất bại"))
         status.cells["drill"].level = "crit"
+
+
+def common_version(nodes: list[NodeStatus]) -> str:
+    """The version most nodes run: others are shown as lagging (or ahead) during a rollout."""
+    versions = [s.version for s in nodes if s.version]
+    return max(sorted(set(versions)), key=versions.count) if versions else ""
 
 
 def summary(nodes: list[NodeStatus]) -> dict:

@@ -53,7 +53,8 @@ class FleetOverview(_FleetPage):
         except fleet.FleetUnavailable as exc:
             nodes, error = [], exc.message
         self.render(req, resp, "fleet.html", status=503 if error else 200, nodes=nodes, error=error,
-                    counts=fleet.summary(nodes), checks=fleet.CHECKS, **values)
+                    counts=fleet.summary(nodes), checks=fleet.CHECKS, common_version=fleet.common_version(nodes),
+                    **values)
 
 
 class FleetNode(_FleetPage):
