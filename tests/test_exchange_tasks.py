@@ -296,3 +296,19 @@ def test_task_messages_wait_in_work_outbox_until_the_node_can_sign(node_ctx, key
     assert drain_work_outbox(node_ctx) == {"queued": 0}
     rows = list(ExchangeOutbox.select().order_by(ExchangeOutbox.id))
     assert [(r.kind, r.status_code, r.recipient) for r in rows] == [("package", "", "H19.50"), ("status", "91", "H19.50")]
+
+
+def test_a_broken_task_message_is_set_aside_and_the_push_goes_on(node_ctx, keys, world):
+    from vanban.core import tasks
+    from vanban.exchange.tasks import drain_work_outbox
+    from vanban.models.schema import User
+    from vanban.models.work import WorkOutbox
+
+    leader = User.get(User.username == "leader")
+    (task,) = tasks.create_tasks(node_ctx, leader, {"title": "Việc cho tỉnh", "instruction": "Làm ngay",
+                                                    "deadline": "2026-03-20", "targets": ["agency:H19.50"]})
+    tasks.urge(node_ctx, leader, task.id, "Nhắc")
+    WorkOutbox.update(payload="{}").where(WorkOutbox.kind == "task_notice").execute()
+    assert drain_work_outbox(node_ctx) == {"queued": 1}
+    assert [(w.kind, w.state) for w in WorkOutbox.select().order_by(WorkOutbox.id)] == [
+        ("task_notice", "failed"), ("task_urge", "queued")]

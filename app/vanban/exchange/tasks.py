@@ -128,8 +128,9 @@ def _queue(ctx, row: WorkOutbox) -> None:
 
 def drain_work_outbox(ctx, limit: int = 100) -> dict:
     """Turn pending task messages into signed messages of the exchange outbox, in order, one transaction each
-    (row marked queued with its message). A row that cannot be built (no signing key yet) stays pending and
-    stops the run, so a later urge never overtakes the notice it refers to."""
+    (row marked queued with its message). A row that cannot be signed (no signing key yet) stays pending and
+    stops the run, so a later urge never overtakes the notice it refers to; a row that can never be built
+    (a broken payload) is marked failed and logged."""
     now = ctx.clock.now().replace(tzinfo=None)
     queued = 0
     for row in WorkOutbox.select().where(WorkOutbox.state == "pending").order_by(WorkOutbox.id).limit(limit):
@@ -142,6 +143,11 @@ def drain_work_outbox(ctx, limit: int = 100) -> dict:
         except EdxmlError as exc:
             log.warning("task message %s (%s) not queued: %s", row.id, row.kind, exc)
             return {"queued": queued, "blocked": row.id}
+        except Exception:  # a broken row must not stop the documents' push behind it: set aside, logged
+            log.exception("task message %s (%s) cannot be built; marked failed", row.id, row.kind)
+            with write_transaction():
+                WorkOutbox.update(state="failed").where(WorkOutbox.id == row.id).execute()
+            continue
         queued += 1
     return {"queued": queued}
 

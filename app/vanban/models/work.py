@@ -62,7 +62,8 @@ class WorkOutbox(BaseModel):
     recipient_code = CharField(max_length=35)
     kind = CharField(max_length=16)  # task_notice | task_urge | task_extend | task_return | task_approve
     payload = TextField()  # JSON
-    state = CharField(max_length=8, default="pending")  # pending | queued (signed into exchange_outbox)
+    # pending | queued (signed into exchange_outbox) | failed (could not be built: see the worker's log)
+    state = CharField(max_length=8, default="pending")
     created_at = DateTimeField()
     sent_at = DateTimeField(null=True)
 
