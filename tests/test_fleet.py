@@ -137,7 +137,8 @@ def test_worst_first_and_sparkline_gaps():
 TEXTFILES = {  # what the appliance's jobs write (monitoring/README.md), values chosen to colour cells
     "vanban_backup.prom": lambda now: (f'vanban_backup_last_success_timestamp_seconds{{repo="local"}} {now - 3600:.0f}\n'
                                        f'vanban_backup_last_success_timestamp_seconds{{repo="hub"}} {now - 2 * 3600:.0f}\n'),
-    "vanban_restore_drill.prom": lambda now: ("vanban_restore_drill_success 1\n"
+    # the last drill failed; the one before, two days ago, succeeded
+    "vanban_restore_drill.prom": lambda now: ("vanban_restore_drill_success 0\n"
                                               f"vanban_restore_drill_last_success_timestamp_seconds {now - 2 * 86400:.0f}\n"),
     "vanban_av.prom": lambda now: f"vanban_av_signature_timestamp_seconds {now - 4 * 86400:.0f}\n",  # 4 days: warn
     "vanban_tls.prom": lambda now: (f'vanban_tls_cert_expiry_timestamp_seconds{{cert="https"}} {now + 90 * 86400:.0f}\n'
@@ -203,6 +204,9 @@ def fleet_stack(tmp_path_factory, template):
         wait_for("the app's build info federated", lambda: stack.query('vanban_build_info{node="hn-test"}'))
         wait_for("VanbanNodeDown for lc-down", lambda: stack.query(
             'node:vanban_alerts_firing:count{node="lc-down", severity="critical"}'))
+        for name in ("VanbanRestoreDrillFailed", "VanbanAntivirusSignaturesOld", "VanbanTLSCertificateExpiring"):
+            wait_for(f"{name} of hn-test at the hub", lambda n=name: stack.query(
+                f'ALERTS{{alertname="{n}", node="hn-test", alertstate="firing"}}'))
         print(f"fleet ready after {time.monotonic() - started:.1f} s")
         yield stack
     finally:
@@ -235,13 +239,12 @@ def test_fleet_page_shows_the_down_node_first_and_the_live_one_with_its_figures(
     assert [n for _, n, _, _ in found] == ["lc-down", "hn-test"]
     down_html, live_html = found[0][3], found[1][3]
     assert "Mất kết nối" in down_html and "không kết nối được trong 24 giờ qua" in down_html
-    # AV signatures 4 days old and a certificate expiring in 10 days make it amber at least; CPU and RAM of
-    # this shared test machine may add red, so only "not fine, not down" is asserted
-    assert found[1][2] in ("warn", "crit"), live_html
-    assert 'class="problem' not in live_html  # app and node exporter answer, the drill succeeded
+    assert found[1][2] == "crit", live_html  # the failed restore drill
+    assert "Diễn tập khôi phục gần nhất thất bại" in live_html
+    assert "Ứng dụng không trả lời" not in live_html and "Node exporter không trả lời" not in live_html
     assert __version__ in live_html
     assert cell(live_html, "backup") == ("ok", "2 giờ trước")  # the older of the two repositories
-    assert cell(live_html, "drill") == ("ok", "2 ngày trước")
+    assert cell(live_html, "drill") == ("crit", "2 ngày trước")
     assert cell(live_html, "av") == ("warn", "4 ngày trước")
     assert cell(live_html, "cert") == ("warn", "còn 10 ngày")
     assert cell(live_html, "overdue")[1] == "0" and cell(live_html, "outbox")[1] == "0"
@@ -270,8 +273,10 @@ def test_node_page_draws_charts_from_range_queries(hub_admin, fleet_stack):
     assert '<polyline class="series s0"' in by_title["RAM đang dùng"]
     assert "polyline" in by_title["Kết nối từ máy chủ tỉnh (1 = có)"]
     assert "Không có số liệu" in by_title["Hàng đợi liên thông (gói)"] or "series" in by_title["Hàng đợi liên thông (gói)"]
-    assert 'data-key="av" data-level="warn"' in page.text
-    assert "Mẫu virus cũ" in page.text or "Không có cảnh báo" in page.text  # for: 30m shortened to 1 s
+    assert 'data-key="av" data-level="warn"' in page.text and 'data-key="drill" data-level="crit"' in page.text
+    # the node's own alerts, evaluated on the node (for: shortened to 1 s) and federated with its labels
+    assert "Diễn tập khôi phục thất bại" in page.text and "VanbanRestoreDrillFailed" in page.text
+    assert "Mẫu virus cũ" in page.text and "cert=exchange" in page.text
     down = hub_admin.get("/fleet/lc-down")
     assert down.status_code == 200 and "Máy chủ tỉnh không lấy được số liệu" in down.text
     assert "Máy chủ tỉnh không kết nối được" in down.text  # VanbanNodeDown, firing at the hub
