@@ -40,11 +40,13 @@ needs_prometheus = pytest.mark.skipif(not (BINARIES["prometheus"] and BINARIES["
 
 
 @pytest.fixture
-def make_client(settings, clock):
+def make_client(data_dir, clock):
     """A TestClient over the app with another role and fleet Prometheus URL (settings built directly: the
-    fleet_prometheus_url setting is not declared in settings.py yet)."""
-    from conftest import Client
+    fleet_prometheus_url setting is not declared in settings.py yet). No clamd: these pages upload nothing."""
+    from conftest import Client, make_settings
     from vanban.web.app import create_app
+
+    settings = make_settings(data_dir)
 
     def make(role="hub", url=None):
         values = {**settings.values, "role": role, "fleet_prometheus_url": url or f"http://127.0.0.1:{free_port()}"}
