@@ -12,6 +12,7 @@ import importlib.machinery
 import importlib.util
 import json
 import os
+import re
 import ssl
 import subprocess
 import sys
@@ -46,7 +47,7 @@ networks = ["10.0.2.2/32"]
 [hub]
 address = "198.18.250.1"
 [[agencies]]
-code = "000.00.31.H29"
+code = "H29.31"
 name = "UBND huyện An Phú"
 lan = "10.0.2.0/24"
 [options]
@@ -58,7 +59,8 @@ antivirus_test_signatures = true
 def test_example_seed_is_valid(tmp_path):
     seed = fb.load_seed_file(IMAGE_DIR / "seed.example.toml")
     assert seed["role"] == "node" and seed["network"]["address"] == "10.31.0.10/24"
-    assert [a["code"] for a in seed["agencies"]] == ["000.00.31.H29", "000.01.31.H29"]
+    assert [a["code"] for a in seed["agencies"]] == ["H29.31", "H29.31.01"]
+    assert seed["agencies"][0]["old_code"] == "000.00.31.H29"
 
 
 @pytest.mark.parametrize("change, code", [
@@ -74,7 +76,8 @@ def test_example_seed_is_valid(tmp_path):
     ({"hub": {}}, "seed_no_hub"),
     ({"hub": {"address": "10.0.0.1", "enroll_url": "http://x"}}, "seed_bad_enroll_url"),
     ({"agencies": []}, "seed_no_agency"),
-    ({"agencies": [{"code": "31.H29", "name": "x"}]}, "seed_bad_agency"),
+    ({"agencies": [{"code": "000.00.31.H29", "name": "x"}]}, "seed_bad_agency"),
+    ({"agencies": [{"code": "H29.31", "old_code": "H29", "name": "x"}]}, "seed_bad_agency"),
 ])
 def test_bad_seed_refused_with_code(change, code):
     import tomllib
@@ -102,7 +105,7 @@ def test_console_dialog_writes_a_valid_seed(tmp_path):
     """The whiptail screen, driven by a stand-in whiptail that answers from a script (no terminal here)."""
     answers = ["", "node-dialog", "node", "static", "10.31.0.10/24", "10.31.0.1", "10.20.0.53",
                "10.20.0.10", "tok-1", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample admin@x", "10.20.0.0/28",
-               "000.00.31.H29", 'UBND huyện "An Phú"', "10.31.10.0/24", ""]
+               "H29.31", 'UBND huyện "An Phú"', "10.31.10.0/24", ""]
     (tmp_path / "answers").write_text("\n".join(answers) + "\n")
     fake = tmp_path / "whiptail"
     # Each call pops one answer and prints it on fd 2 (whiptail's convention with 3>&1 1>&2 2>&3).
@@ -294,16 +297,20 @@ def test_image_is_sealed(image):
     assert f"  {image.name}" in sums and f"  {raw.name}" in sums
     ls = lambda path: _debugfs(raw, offset, f"ls -l {path}")  # noqa: E731
     assert "ssh_host_" not in ls("/etc/ssh") and "sshd_config" in ls("/etc/ssh")
-    assert " 0 " in _debugfs(raw, offset, "stat /etc/machine-id").split("Size:")[1][:12]
+    size = lambda path: int(re.search(r"Size: (\d+)", _debugfs(raw, offset, f"stat {path}")).group(1))  # noqa: E731
+    assert size("/etc/machine-id") == 0
     for gone in ("/root/.ssh", "/root/.bash_history", "/etc/vanban/tls/server.key",
                  "/etc/apt/apt.conf.d/01vanban-lab-proxy", "/etc/systemd/network/10-lab.network",
                  "/var/lib/vanban/vanban.db", "/var/lib/vanban-firstboot/configured"):
         assert "File not found" in _debugfs(raw, offset, f"stat {gone}"), gone
     journal = ls("/var/log/journal").split()
     assert not any(len(word) == 32 for word in journal), journal  # no machine's journal directory
-    for log in ("/var/log/dpkg.log", "/var/log/apt/history.log"):
+    for log in ("/var/log/dpkg.log", "/var/log/apt/history.log", "/var/log/wtmp", "/var/log/lastlog"):
         out = _debugfs(raw, offset, f"stat {log}")
-        assert "File not found" in out or "Size: 0" in out, (log, out[:300])
+        assert "File not found" in out or size(log) == 0, (log, out[:300])
+    # The firewall of a sealed image lets nobody in: the build network is not an admin network.
+    nft = _debugfs(raw, offset, "cat /etc/nftables.conf")
+    assert "policy drop" in nft and "198.18." not in nft
     # What first boot needs is there: the program, its units, the roles' templates, the app release.
     assert "vanban-firstboot" in ls("/usr/local/sbin")
     assert "nftables.conf.j2" in ls("/usr/local/lib/vanban-firstboot/templates")
@@ -335,17 +342,26 @@ def _https_json(port: int, path: str) -> tuple[dict, dict]:
 
 @pytest.mark.slow
 @pytest.mark.hosts
-def test_two_boots_of_one_image_become_two_servers(image, tmp_path):
-    """Boot two copies with seeds; each configures itself, serves, firewalls, and has its own identity."""
+def test_two_boots_of_one_image_become_two_servers(image, tmp_path, hub_endpoint):
+    """Boot two copies with seeds; each configures itself, enrols with the hub (the endpoint on the host's
+    loopback, which qemu's user network shows the guest as 10.0.2.2), serves, firewalls, and has its own
+    identity."""
     import qemu
+
+    from vanban import enroll
+
+    port = hub_endpoint.url.split(":")[2].split("/")[0]
 
     key = tmp_path / "admin"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     vms = []
     try:
         for n in (1, 2):
+            token = enroll.issue_token(hub_endpoint.data, f"node-test{n}")
             seed = SEED.replace('"node-test"', f'"node-test{n}"').replace(
-                SEED.split('ssh_keys = ["')[1].split('"]')[0], (tmp_path / "admin.pub").read_text().strip())
+                SEED.split('ssh_keys = ["')[1].split('"]')[0], (tmp_path / "admin.pub").read_text().strip()).replace(
+                'address = "198.18.250.1"', f'address = "198.18.250.1"\nenroll_token = "{token}"\n'
+                f'enroll_url = "https://{qemu.GUEST_PEER}:{port}/exchange/v1/enroll"')
             disk_ = qemu.seed_disk(seed, tmp_path / f"seed{n}.img")
             vms.append(qemu.VM(image, tmp_path, f"vm{n}", seed=disk_).start())
         healthy = [vm.wait_console(qemu.HEALTHY_MARK, timeout=1500) for vm in vms]
@@ -359,9 +375,13 @@ def test_two_boots_of_one_image_become_two_servers(image, tmp_path):
                 assert run(f"systemctl is-active {unit}").strip() == "active", unit
             ruleset = run("sudo -n nft list ruleset")
             assert "table inet vanban" in ruleset and "policy drop" in ruleset and "10.0.2.2" in ruleset
-            assert run("sudo -n cat /var/lib/vanban-firstboot/healthy")
+            report = json.loads(run("sudo -n cat /var/lib/vanban-firstboot/healthy"))
+            assert report["enrolment"] == "done", report
+            issued = run("sudo -n openssl x509 -noout -nameopt oneline,-esc_msb -subject -issuer -in /var/lib/vanban/pki/exchange/tls.crt")
+            assert f"CN = node-test{n}" in issued and "CA tỉnh thử nghiệm" in issued
+            assert "enroll-token" not in run("sudo -n ls /var/lib/vanban-firstboot")  # spent, not kept
             agencies = run("sudo -n sqlite3 /var/lib/vanban/vanban.db 'select code from agency'")
-            assert "000.00.31.H29" in agencies
+            assert "H29.31" in agencies
             # Root cannot log in, whatever key it is offered.
             assert vm.ssh("root", key, "true", check=False).returncode != 0
             body, cert = _https_json(vm.https_port, "/healthz")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -86,7 +87,9 @@ class Build:
         target = self.work / "sealed"
         shutil.rmtree(target, ignore_errors=True)
         subprocess.run(["cp", "-a", "--preserve=all", f"{self.work / 'converged'}/.", str(target)], check=True)
-        subprocess.run([str(HERE / "seal.sh"), str(target)], check=True)
+        # The seal renders the closed firewall with the first-boot program, which needs jinja2.
+        subprocess.run([str(HERE / "seal.sh"), str(target)], check=True,
+                       env={**os.environ, "PYTHON": sys.executable})
         self.timed("seal", time.monotonic() - started)
 
     def disk(self) -> dict:

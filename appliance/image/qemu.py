@@ -38,8 +38,8 @@ def seed_disk(seed_text: str, path: Path) -> Path:
 
 class VM:
     def __init__(self, image: Path, work: Path, name: str, *, seed: Path | None = None, memory_mb: int = 2048,
-                 uefi: bool = False):
-        self.image, self.work, self.name, self.seed = image, work, name, seed
+                 uefi: bool = False, disk_gb: int = 8):
+        self.image, self.work, self.name, self.seed, self.disk_gb = image, work, name, seed, disk_gb
         self.memory_mb, self.uefi = memory_mb, uefi
         self.disk = work / f"{name}.qcow2"
         self.console = work / f"{name}.console.log"
@@ -49,8 +49,9 @@ class VM:
 
     def argv(self) -> list[str]:
         fmt = "qcow2" if self.image.suffix == ".qcow2" else "raw"
+        # A server's disk is larger than the image; first boot grows the root to fill it.
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(self.image.resolve()), "-F", fmt,
-                        str(self.disk)], check=True)
+                        str(self.disk), f"{self.disk_gb}G"], check=True)
         argv = ["qemu-system-x86_64", "-machine", "pc,accel=tcg", "-cpu", "qemu64", "-smp", "1",
                 "-m", str(self.memory_mb), "-display", "none", "-monitor", "none",
                 "-serial", f"file:{self.console}", "-no-reboot",
@@ -77,12 +78,15 @@ class VM:
     def console_text(self) -> str:
         return self.console.read_text(errors="replace") if self.console.exists() else ""
 
-    def wait_console(self, text: str, timeout: float) -> float:
-        """Seconds from power-on until `text` appears on the serial console."""
+    def wait_console(self, text: str, timeout: float, fail_on: str = "vanban-firstboot: LỖI") -> float:
+        """Seconds from power-on until `text` appears on the serial console (error when `fail_on` does)."""
         deadline = self.started_at + timeout
         while time.monotonic() < deadline:
-            if text in self.console_text():
+            console = self.console_text()
+            if text in console:
                 return time.monotonic() - self.started_at
+            if fail_on and fail_on in console:
+                raise RuntimeError(f"{self.name}: first boot failed: {console[console.index(fail_on):][:600]}")
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name}: qemu exited ({self.proc.returncode}): {self.console_text()[-3000:]}")
             time.sleep(1)

@@ -27,6 +27,11 @@ rm -f etc/vanban/tls/server.key etc/vanban/tls/server.crt etc/vanban/tls/ca.crt
 find var/lib/vanban -mindepth 1 -delete 2>/dev/null || true
 rm -f var/lib/vanban-firstboot/* 2>/dev/null || true
 
+# The firewall: the build network was the admin network while converging; a sealed image lets
+# nobody in until first boot renders this server's rules (same role template, no networks).
+VANBAN_FIRSTBOOT_LIB="$root/usr/local/lib/vanban-firstboot" "${PYTHON:-python3}" \
+    "$root/usr/local/sbin/vanban-firstboot" sealed-firewall "$root/etc/nftables.conf"
+
 # Logs and history: journal, apt/dpkg logs, every file under /var/log emptied or removed.
 rm -rf var/log/journal/* root/.bash_history root/.python_history root/.lesshst home/*/.bash_history
 find var/log -type f \( -name '*.gz' -o -name '*.[0-9]' -o -name '*.old' \) -delete
