@@ -63,11 +63,12 @@ class Province:
 
     def __init__(self, lab: Lab, workdir: Path, hub: str, nodes: list[str], agency_lans: dict[str, str]):
         self.lab, self.workdir, self.hub, self.nodes = lab, workdir, hub, nodes
+        self.runs = 0
         self.build_dir = workdir / "build"
         self.source = snapshot_source(workdir / "src")
         host_vars = {}
         for index, node in enumerate(nodes):
-            code = f"000.{index:02d}.3{index + 1}.H29"
+            code = f"H29.3{index + 1}.01"
             host_vars[node] = {"vanban_agencies": [
                 {"code": code, "name": f"UBND huyện thử {index + 1}", "lan": agency_lans[node]}]}
         self.all_vars = {
@@ -106,6 +107,9 @@ class Province:
                                  str(PLAYBOOKS / playbook), *args], cwd=PLAYBOOKS, env=env,
                                 capture_output=True, text=True, timeout=timeout)
         output = result.stdout + result.stderr
+        # Keep every run's full output next to the inventory for a post-mortem.
+        self.runs += 1
+        (self.workdir / f"{self.runs:02d}-{Path(playbook).stem}.log").write_text(output)
         recap = {m[0]: {"ok": int(m[1]), "changed": int(m[2]), "unreachable": int(m[3]), "failed": int(m[4])}
                  for m in _RECAP.findall(output)}
         return Run(result.returncode, output, time.monotonic() - started, recap)

@@ -1,0 +1,170 @@
+"""The playbooks against a real province: a hub and two district nodes (Debian 12 containers).
+
+One lab for the module; the tests run in file order (bad inventory first, while the hosts are
+still untouched, then converge, checks, upgrade). Wall times are printed (`pytest -s`).
+"""
+
+import json
+import sys
+import time
+
+import pytest
+
+from hostlab.province import Province, set_version, snapshot_source
+
+# A fresh converge of three hosts takes minutes on a shared 2-core machine; the default 600 s is too tight.
+pytestmark = [pytest.mark.hosts, pytest.mark.slow, pytest.mark.timeout(1800)]
+pytest_plugins = ("hostlab.fixtures",)
+
+HUB, NODES = "hub1", ["node1", "node2"]
+EICAR = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+TIMES: dict[str, float] = {}
+
+
+@pytest.fixture(scope="module")
+def province(module_lab_factory, tmp_path_factory):
+    started = time.monotonic()
+    lab = module_lab_factory([HUB, *NODES], name="pb")
+    clerk = lab.outsider("clerk")        # a PC in node1's agency LAN
+    lab.outsider("stranger")             # an address in no configured network
+    lans = {"node1": f"{clerk.address}/32", "node2": f"{lab.subnet.network.network_address + 240}/28"}
+    prov = Province(lab, tmp_path_factory.mktemp("province"), HUB, NODES, lans)
+    TIMES["lab bring-up"] = time.monotonic() - started
+    yield prov
+    print("\nwall times: " + ", ".join(f"{k} {v:.0f}s" for k, v in TIMES.items()))
+
+
+_LOGIN = (
+    "import requests, sys\n"
+    # verify= on each call: a session-level value loses to REQUESTS_CA_BUNDLE from the environment.
+    "s, ca = requests.Session(), sys.argv[2]\n"
+    "page = s.get(sys.argv[1] + '/login', timeout=10, verify=ca)\n"
+    "assert page.status_code == 200 and 'password' in page.text, page.status_code\n"
+    "r = s.post(sys.argv[1] + '/login', data={'username': 'vanthu', 'password': 'mat-khau-thu-1'}, timeout=10, verify=ca)\n"
+    "print(r.status_code, r.url)\n")
+
+
+def _login_from_clerk(prov, address):
+    """Log in as a clerk PC would: from the agency LAN namespace, TLS verified against the lab CA."""
+    result = prov.lab.outsiders["clerk"].run(
+        [sys.executable, "-c", _LOGIN, f"https://{address}", str(prov.ca_cert)], check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def _probe(prov, name, address, port):
+    return prov.lab.outsiders[name].tcp_state(address, port, timeout=1.0)
+
+
+def test_bad_inventory_is_refused_before_any_change(province):
+    bad = province.write_inventory(
+        "bad.yml",
+        groups={"hub": [HUB], "nodes": NODES, "districts": ["node2"]},
+        host_vars={"node2": {"vanban_agencies": [{"code": "H29.31.01", "name": "trùng mã", "lan": "10.9.0.0/24"}]}},
+        all_vars={"vanban_admin_networks": ["10.250.0.0/24"], "vanban_preflight_min_free_gb": 1000000})
+    run = province.play("site.yml", inventory=bad)
+    TIMES["refused bad inventory"] = run.seconds
+    assert run.rc != 0
+    out = run.output
+    assert "unknown group(s) districts" in out and "node2" in out
+    assert "agency code H29.31.01 is listed 2 times (node1, node2)" in out
+    assert "the firewall would lock it out" in out and f"add {province.lab.subnet.gateway}/32" in out
+    assert "GiB free under /var" in out
+    for host in (HUB, *NODES):
+        assert province.lab[host].run("test -e /etc/nftables.conf || test -e /etc/vanban", check=False).returncode != 0
+
+
+def test_converge_then_second_run_changes_nothing(province):
+    first = province.play("site.yml")
+    TIMES["first converge"] = first.seconds
+    assert first.rc == 0, first.output[-4000:]
+    second = province.play("site.yml")
+    TIMES["no-change re-run"] = second.seconds
+    assert second.rc == 0, second.output[-4000:]
+    assert set(second.changed()) >= {HUB, *NODES}
+    assert all(n == 0 for n in second.changed().values()), second.changed()
+
+
+def test_check_mode_predicts_no_change(province):
+    run = province.play("site.yml", "--check", "--diff")
+    TIMES["check mode"] = run.seconds
+    assert run.rc == 0, run.output[-4000:]
+    assert all(n == 0 for n in run.changed().values()), run.changed()
+
+
+def test_login_page_over_https_from_the_agency_lan(province):
+    node1 = province.lab["node1"]
+    province.vanban("node1", "create-agency --code H29.31.01 --name 'UBND huyện thử 1' --abbreviation UBND")
+    province.vanban("node1", "create-user --agency H29.31.01 --username vanthu --full-name 'Văn thư' --roles clerk",
+                    input="mat-khau-thu-1\nmat-khau-thu-1\n")
+    status, url = _login_from_clerk(province, node1.address)
+    assert status == "200" and url.endswith("/inbox")
+
+
+def test_outsiders_see_only_the_allowed_ports(province):
+    lab = province.lab
+    node1, node2, hub = lab["node1"].address, lab["node2"].address, lab[HUB].address
+    assert _probe(province, "clerk", node1, 443) == "open"
+    for port in (22, 9100, 9101, 9090, 8080):
+        assert _probe(province, "clerk", node1, port) == "filtered", port
+    assert _probe(province, "clerk", node2, 443) == "filtered"  # not node2's agency LAN
+    for address in (node1, node2, hub):
+        for port in (22, 443, 80, 8443, 9101, 3310):
+            assert _probe(province, "stranger", address, port) == "filtered", (address, port)
+    drops = lab["node1"].run("nft list counter inet vanban input_dropped").stdout
+    assert "packets 0 " not in drops
+
+
+def test_hub_scrapes_metrics_and_nodes_cannot(province):
+    lab = province.lab
+    metrics = lab[HUB].run(f"curl -sf http://{lab['node1'].address}:9101/metrics").stdout
+    assert "vanban_" in metrics
+    assert lab["node2"].tcp_state(lab["node1"].address, 9101) == "filtered"
+    assert lab["node1"].tcp_state(lab[HUB].address, 8443) != "filtered"  # nodes reach the hub's exchange port
+
+
+def test_eicar_is_refused_by_the_apps_scanner(province):
+    node1 = province.lab["node1"]
+    node1.write_file("/var/lib/vanban/tmp-eicar.txt", EICAR)
+    node1.run("chown vanban /var/lib/vanban/tmp-eicar.txt")
+    code = ("from vanban.settings import load_settings; from vanban.antivirus import make_scanner; "
+            "r = make_scanner(load_settings()).scan_file('/var/lib/vanban/tmp-eicar.txt'); print(r.clean, r.signature)")
+    out = node1.run(f"VANBAN_CONFIG=/etc/vanban/vanban.toml runuser -u vanban -- /opt/vanban/current/bin/python -c \"{code}\"")
+    assert out.stdout.split()[0] == "False" and "Eicar" in out.stdout
+    node1.run("rm -f /var/lib/vanban/tmp-eicar.txt")
+
+
+@pytest.mark.xfail(reason="web upload of an attachment needs the document form flow (CSRF, fields) the app is "
+                          "still changing; the scanner path above is the one the upload uses", strict=False)
+def test_eicar_upload_through_the_web_is_refused(province):
+    pytest.fail("not automated yet")
+
+
+def test_mixed_versions_are_refused(province):
+    node2 = province.lab["node2"]
+    node2.run("ln -sfn /opt/vanban/releases/0.0.9 /opt/vanban/current")
+    try:
+        run = province.play("upgrade.yml")
+    finally:
+        node2.run("ln -sfn /opt/vanban/releases/$(ls /opt/vanban/releases | head -1) /opt/vanban/current")
+    assert run.rc != 0 and "mixed-version province" in run.output and "node2=0.0.9" in run.output
+
+
+def test_broken_upgrade_is_rolled_back(province, tmp_path):
+    lab = province.lab
+    broken = snapshot_source(tmp_path / "broken")
+    set_version(broken, "0.1.1")
+    wsgi = broken / "app/vanban/wsgi.py"
+    wsgi.write_text(wsgi.read_text() + "\nraise RuntimeError('deliberately broken release')\n")
+    run = province.play("upgrade.yml", "-e", f"vanban_release_source={broken}", "-e", "vanban_upgrade_serial=1")
+    TIMES["broken upgrade + rollback"] = run.seconds
+    assert run.rc != 0
+    assert "rolled back to 0.1.0" in run.output
+    for host in (HUB, *NODES):
+        health = json.loads(lab[host].run("curl -sk https://127.0.0.1/healthz").stdout)
+        assert health["status"] == "ok" and health["version"] == "0.1.0", (host, health)
+    # The first batch failed, so the rollout stopped: the later hosts never received the release.
+    untouched = [h for h in NODES if lab[h].run("test -d /opt/vanban/releases/0.1.1", check=False).returncode != 0]
+    assert untouched, "rollout did not stop after the failed batch"
+    # Data written before the upgrade is still there (the clerk still logs in on node1).
+    assert _login_from_clerk(province, lab["node1"].address)[0] == "200"
