@@ -73,6 +73,13 @@ def cmd_create_agency(args) -> int:
     from .core import agencies
 
     ctx = _context(args)
+    if args.if_missing:
+        from .models.schema import Agency
+
+        existing = Agency.get_or_none(Agency.code == agencies.validate_agency_code(args.code))
+        if existing is not None:
+            print(f"agency {existing.code} already present")
+            return 0
     a = agencies.create_agency(ctx.clock.now(), None, code=args.code, name=args.name,
                                abbreviation=args.abbreviation, old_code=args.old_code, parent_code=args.parent_code)
     print(f"created agency {a.code} ({a.name})")
@@ -209,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--abbreviation", required=True)
     a.add_argument("--old-code")
     a.add_argument("--parent-code")
+    a.add_argument("--if-missing", action="store_true", help="succeed without change when the code exists")
     a.set_defaults(func=cmd_create_agency)
     u = sub.add_parser("create-user", help="add a user (password from --password-file, $VANBAN_PASSWORD or stdin)")
     u.add_argument("--agency", required=True)
