@@ -9,7 +9,8 @@ PYTEST_ARGS ?=
 # Debian packages the tests use as real parts (browser, antivirus, PDF checks, monitoring, fonts, test hosts).
 DEBS := wrk chromium clamav-daemon poppler-utils prometheus prometheus-node-exporter prometheus-alertmanager \
         fonts-liberation fonts-liberation2 fonts-dejavu-core libreoffice-writer-nogui sqlite3 python3-venv \
-        libnss3-tools mmdebstrap systemd-container nftables iproute2 openssh-client apt-cacher-ng borgbackup
+        libnss3-tools mmdebstrap systemd-container qemu-system-x86 qemu-utils grub-pc-bin grub-efi-amd64-bin \
+        mtools dosfstools fdisk ovmf nftables iproute2 openssh-client apt-cacher-ng borgbackup
 
 .PHONY: demo test venv debs lint bench clean
 

@@ -13,7 +13,7 @@ from .errors import DomainError
 from .settings import load_settings
 
 # Subsystems that add their own sub-commands through register(subparsers).
-PLUGINS = ["vanban.signing.cli", "vanban.backup_cli", "vanban.exchange.cli", "vanban.status_cli"]
+PLUGINS = ["vanban.signing.cli", "vanban.backup_cli", "vanban.exchange.cli", "vanban.status_cli", "vanban.enroll"]
 
 
 def _context(args, **kw):
