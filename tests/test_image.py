@@ -288,6 +288,7 @@ def _debugfs(raw: Path, offset: int, command: str) -> str:
 
 @pytest.mark.slow
 @pytest.mark.hosts
+@pytest.mark.timeout(2400)  # includes building the image when dist/image is empty (4–7 min)
 def test_image_is_sealed(image):
     import disk
 
@@ -342,6 +343,7 @@ def _https_json(port: int, path: str) -> tuple[dict, dict]:
 
 @pytest.mark.slow
 @pytest.mark.hosts
+@pytest.mark.timeout(2400)  # two TCG boots on a 2-core machine
 def test_two_boots_of_one_image_become_two_servers(image, tmp_path, hub_endpoint):
     """Boot two copies with seeds; each configures itself, enrols with the hub (the endpoint on the host's
     loopback, which qemu's user network shows the guest as 10.0.2.2), serves, firewalls, and has its own
