@@ -43,6 +43,8 @@ SETTINGS = [
     Setting("smtp_password", "", "SMTP password (put it in the root-only config file, never in the repository)."),
     Setting("mail_batch_minutes", 15, "Notifications are gathered into one digest mail per user per this many minutes."),
     Setting("base_url", "", "Public address of this server, for links in mail (e.g. https://vanban.nhontrach.dongnai.gov.vn)."),
+    Setting("fleet_prometheus_url", "http://127.0.0.1:9092",
+            "Fleet Prometheus that the hub's fleet page (/fleet) reads through its HTTP API (vanban-prometheus-fleet)."),
     Setting("search_candidates", 200, "Newest matches reranked per search; bounds search cost on big stores."),
 ]
 
