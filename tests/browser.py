@@ -90,18 +90,7 @@ class Server:
              "--no-control-socket", "browser:make_app()"],
             env=self.env(), stdout=log, stderr=subprocess.STDOUT, cwd=HERE)
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited ({self.proc.returncode}):\n{self.log()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"gunicorn did not answer /healthz in {timeout} s:\n{self.log()}")
+        return wait_until_healthy(self, timeout)
 
     def log(self) -> str:
         return self.log_file.read_text(errors="replace")[-4000:] if self.log_file.exists() else ""
@@ -131,3 +120,20 @@ def login(browser, base_url: str, username: str, password: str, **context_option
     page.click("form[action='/login'] button[type=submit]")
     page.wait_for_url("**/inbox*")
     return page
+
+
+def wait_until_healthy(server, timeout):
+    """Wait for a started gunicorn (server: .proc, .url, .log(), .stop()) to answer /healthz; stop it and
+    raise with its log when it exits or does not answer in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited ({server.proc.returncode}):\n{server.log()}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"gunicorn did not answer /healthz in {timeout} s:\n{server.log()}")

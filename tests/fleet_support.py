@@ -9,10 +9,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 
-from browser import HERE, FileClock, Server
+from browser import HERE, FileClock, Server, wait_until_healthy
 
 
 def make_app():
@@ -39,15 +37,4 @@ class HubServer(Server):
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "-c", "python:vanban.gunicorn_conf", "--no-control-socket",
                  "fleet_support:make_app()"], env=self.env(), stdout=log, stderr=subprocess.STDOUT, cwd=HERE)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited ({self.proc.returncode}):\n{self.log()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"gunicorn did not answer /healthz in {timeout} s:\n{self.log()}")
+        return wait_until_healthy(self, timeout)
