@@ -228,5 +228,12 @@ def test_broken_upgrade_is_rolled_back(province, tmp_path):
     # The first batch failed, so the rollout stopped: the later hosts never received the release.
     untouched = [h for h in NODES if lab[h].run("test -d /opt/vanban/releases/0.1.1", check=False).returncode != 0]
     assert untouched, "rollout did not stop after the failed batch"
+    # The failed host went back through its pre-upgrade borg archive (not the sqlite3 fallback): the archive
+    # is in its local repository and the failed data directory is kept beside the restored one.
+    failed = [h for h in (HUB, *NODES) if h not in untouched]
+    for host in failed:
+        archives = json.loads(_root_vanban(province, host, "backup list --repo local --json").stdout)["local"]
+        assert any(a["name"].startswith("pre-upgrade-") for a in archives), (host, archives)
+        assert lab[host].run("ls -d /var/lib/vanban.before-restore-*").stdout.strip(), host
     # Data written before the upgrade is still there (the clerk still logs in on node1).
     assert _login_from_clerk(province, lab["node1"].address)[0] == "200"
