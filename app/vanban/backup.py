@@ -39,13 +39,13 @@ import sys
 import tempfile
 import time
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__
 from .errors import DomainError
-from .settings import Setting
+from .settings import Setting, Values
 
 SNAPSHOT_DIR = "backup-snapshot"
 DATABASES = ("vanban.db", "huey.db")
@@ -81,14 +81,7 @@ _DEFAULTS = {s.name: s.default for s in BACKUP_SETTINGS}
 
 
 @dataclass(frozen=True)
-class BackupConfig:
-    values: dict = field(default_factory=dict)
-
-    def __getattr__(self, name):
-        try:
-            return self.values[name]
-        except KeyError:
-            raise AttributeError(name) from None
+class BackupConfig(Values):
 
     def repos(self) -> dict[str, str]:
         return {name: url for name, url in (("local", self.local_repo), ("hub", self.hub_repo)) if url}

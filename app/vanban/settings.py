@@ -52,7 +52,9 @@ _DEFAULTS = {s.name: s.default for s in SETTINGS}
 
 
 @dataclass(frozen=True)
-class Settings:
+class Values:
+    """Settings read as attributes from a dict of documented names (also backup.BackupConfig)."""
+
     values: dict = field(default_factory=dict)
 
     def __getattr__(self, name):
@@ -60,6 +62,10 @@ class Settings:
             return self.values[name]
         except KeyError:
             raise AttributeError(name) from None
+
+
+@dataclass(frozen=True)
+class Settings(Values):
 
     @property
     def data_path(self) -> Path:
