@@ -411,3 +411,53 @@ def test_tracking_book_describes_the_document():
     assert report.subtitles == []  # no period given: no empty line
     own = registers.tracking_book([{"doc_description": "Tự ghi", "type_name": "Công văn"}], AGENCY)
     assert own.rows[0]["doc_description"] == "Tự ghi"
+
+
+# --- the outgoing handling report counts each form of sending (work_reports.outgoing_handling) -------------
+
+def _issued(world, doc_type, medium="electronic", signed=True, dept=None, day=dt.datetime(2026, 3, 5, 10, 0)):
+    """An issued outgoing document as issuing.py leaves it (a Draft with its Document). Built directly: issuing
+    through the API needs the signing PKI and passphrases, which test_signing_flow.py exercises."""
+    from vanban.models.outgoing import Draft
+    from vanban.models.schema import Document
+
+    doc = Document.create(agency=world.agency_id, direction="out", year=2026, issuer_name="UBND", number="1",
+                          notation="UBND", doc_date=day.date(), doc_type=doc_type, subject="Văn bản đi",
+                          medium=medium, status="issued", created_by=world.users["clerk"], created_at=day)
+    Draft.create(agency=world.agency_id, department=dept, drafter=world.users["spec"], doc_type=doc_type,
+                 subject="Văn bản đi", status="issued", document=doc, issued_at=day,
+                 signed_blob="ab" * 32 if signed else None, created_at=day, updated_at=day)
+
+
+def test_outgoing_handling_counts_electronic_with_paper(client, world):
+    """Paper = 1 by type (exchange.outgoing.PAPER_BY_DEFAULT, e.g. HDG hợp đồng) is "điện tử kèm bản giấy";
+    a paper medium is "chỉ bản giấy"; the rest fully electronic. Rows, totals, rate, XLSX and PDF agree."""
+    from vanban.exchange.outgoing import PAPER_BY_DEFAULT
+
+    assert PAPER_BY_DEFAULT.get("HDG") == 1 and not PAPER_BY_DEFAULT.get("CV")
+    _issued(world, "CV", dept=world.dept_tnmt)
+    _issued(world, "CV", dept=world.dept_tnmt, signed=False)
+    _issued(world, "HDG", dept=world.dept_tnmt)
+    _issued(world, "HDG", dept=world.dept_vp)
+    _issued(world, "CV", medium="paper", dept=world.dept_vp, signed=False)
+    _issued(world, "CV", dept=world.dept_vp, day=dt.datetime(2026, 4, 2, 9, 0))  # outside the period
+    leader = client.api_login("leader")
+    r = client.simulate_get("/api/v1/work-reports/outgoing-handling?from=2026-03-01&to=2026-03-31", headers=leader)
+    assert r.status_code == 200, r.text
+    by = {row["unit"]: row for row in r.json["rows"]}
+    tnmt, vp = by["Phòng Tài nguyên và Môi trường"], by["Văn phòng HĐND và UBND"]
+    assert (tnmt["electronic_only"], tnmt["electronic_and_paper"], tnmt["paper_only"]) == (2, 1, 0)
+    assert (vp["electronic_only"], vp["electronic_and_paper"], vp["paper_only"]) == (0, 1, 1)
+    assert (tnmt["issued_total"], tnmt["digitally_signed"], tnmt["electronic_rate"]) == (3, 2, 100.0)
+    assert (vp["issued_total"], vp["electronic_rate"]) == (2, 50.0)
+    x = client.simulate_get("/api/v1/work-reports/outgoing-handling?from=2026-03-01&to=2026-03-31&format=xlsx",
+                            headers=leader)
+    ws = openpyxl.load_workbook(io.BytesIO(x.content)).active
+    header = next(row for row in ws.iter_rows(values_only=True) if "Gửi điện tử kèm bản giấy" in row)
+    col = header.index("Gửi điện tử kèm bản giấy")
+    total = next(row for row in ws.iter_rows(values_only=True) if "Tổng cộng" in row)
+    assert total[col] == 2
+    p = client.simulate_get("/api/v1/work-reports/outgoing-handling?from=2026-03-01&to=2026-03-31&format=pdf",
+                            headers=leader)
+    text = " ".join((page.extract_text() or "") for page in PdfReader(io.BytesIO(p.content)).pages)
+    assert "Tổng cộng" in text and "kèm bản giấy" in text

@@ -123,6 +123,20 @@ def incoming_handling(user: User, date_from, date_to, today) -> Report:
     return registers.incoming_handling_report(data, user.agency.name, date_from, date_to)
 
 
+def outgoing_form(medium: str, doc_type: str) -> str:
+    """electronic_only | electronic_and_paper | paper_only, the columns of the outgoing handling report.
+
+    An outgoing document records its medium (Document.medium: electronic | paper); whether a paper original
+    follows an electronic one is the per-type default the exchange writes into edXML `Paper`
+    (exchange.outgoing.PAPER_BY_DEFAULT, DOMAIN §11: since 1 March 2020 most types travel without paper).
+    The same rule as the daily figures sent to the hub (exchange/daily.py), so both reports agree."""
+    from ..exchange.outgoing import PAPER_BY_DEFAULT
+
+    if medium == "paper":
+        return "paper_only"
+    return "electronic_and_paper" if PAPER_BY_DEFAULT.get(doc_type, 0) else "electronic_only"
+
+
 def outgoing_handling(user: User, date_from, date_to, today) -> Report:
     """Báo cáo tình hình phát hành văn bản đi, one row per drafting unit (needs the outgoing tables)."""
     require_role(user, "clerk", "leader", "admin")
@@ -138,8 +152,8 @@ def outgoing_handling(user: User, date_from, date_to, today) -> Report:
             row = rows.setdefault(dr.department.name if dr.department_id else "Cơ quan",
                                   {"electronic_only": 0, "electronic_and_paper": 0, "paper_only": 0,
                                    "digitally_signed": 0})
-            medium = dr.document.medium if dr.document_id else "electronic"
-            row["paper_only" if medium == "paper" else "electronic_only"] += 1
+            doc = dr.document if dr.document_id else None
+            row[outgoing_form(doc.medium if doc else "electronic", doc.doc_type if doc else dr.doc_type)] += 1
             row["digitally_signed"] += 1 if dr.signed_blob else 0
         data = [{"unit": k, **v} for k, v in sorted(rows.items())]
     return registers.outgoing_handling_report(data, user.agency.name, date_from, date_to)
