@@ -1,6 +1,6 @@
 """Inter-agency exchange (liên thông): edXML packages per QCVN 102:2016/BTTTT (amended 2022).
 
-Pure library: no web framework, no database. See edxml.py for the wire format and dsig.py for signatures.
+Pure library: no web framework, no database. See the edxml package for the wire format and dsig.py for signatures.
 """
 
 # Names resolve on first use (PEP 562): edxml and dsig load lxml, signxml and cryptography, which a web worker

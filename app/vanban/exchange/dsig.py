@@ -4,7 +4,7 @@ What is signed: the whole ``edXMLEnvelope`` element (MessageHeader or Status, Tr
 and the manifest), as an enveloped signature placed inside ``edXMLHeader`` (DOMAIN.md §11). The Reference has
 ``URI=""`` with the envelope treated as the signed document, and exclusive c14n, so the signature does not
 depend on namespace declarations of the outer ``edXML`` wrapper. Attachments live outside the envelope and are
-bound to it by the SHA-256 digests in the signed manifest (see edxml.py), which lets a receiver refuse a forged
+bound to it by the SHA-256 digests in the signed manifest (see edxml/build.py), which lets a receiver refuse a forged
 package before decoding any attachment and tell "attachment tampered" apart from "signature invalid".
 
 We always emit RSA-SHA256; RSA-SHA1 (and SHA-1 digests) are accepted on input because older systems on the
