@@ -1,7 +1,6 @@
 """Every URL of the web UI and the API, in one place."""
 from __future__ import annotations
 
-from .. import enroll
 from ..api import resources as api
 from .resources import admin, auth, documents, fleet, ical_feed, inbox, outgoing, reports, search, system
 from .resources import exchange as exchange_pages
@@ -27,7 +26,10 @@ def add_routes(app, ctx, templates):
     app.add_route("/admin/{section}", admin.AdminSection(**page))
     app.add_route("/admin/users/{user_id:int}", admin.AdminUserPage(**page))
     api.add_routes(app, ctx)
-    enroll.add_routes(app, ctx)  # hub only: one-time-token enrolment of new servers (appliance first boot)
+    if ctx.settings.role == "hub":  # one-time-token enrolment of new servers (appliance first boot)
+        from .. import enroll
+
+        enroll.add_routes(app, ctx)
     outgoing.add_routes(app, ctx, templates)
     from .resources import work as work_pages  # issue 9: tasks, dossiers, calendar, staff, notifications
 

@@ -98,10 +98,11 @@ class ExchangeAction(Page):
 
 
 def add_routes(app, page: dict) -> None:
-    """The pages, and on a hub the /exchange/v1 protocol (exchange/api.py)."""
-    from ...exchange import api
+    """The pages, and on a hub the /exchange/v1 protocol (exchange/api.py: a node does not load the hub's code)."""
+    if page["ctx"].settings.role == "hub":
+        from ...exchange import api
 
-    api.add_routes(app, page["ctx"])
+        api.add_routes(app, page["ctx"])
     app.add_route("/exchange", ExchangeHome(**page))
     app.add_route("/exchange/inbox/{item_id:int}", ExchangeItem(**page))
     app.add_route("/exchange/inbox/{item_id:int}/{action}", ExchangeAction(**page))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import falcon
 
-from ...core import calendar, calendar_ical
+from ...core import calendar
 from ...core.feed_tokens import token_for, user_for
 from .base import Page
 
@@ -23,6 +23,8 @@ class SubscribedFeed:
             raise falcon.HTTPNotFound(title="Địa chỉ lịch không hợp lệ hoặc đã bị thu hồi", description="feed_not_found")
         events = calendar.feed_events(user, scope, self.ctx.clock.today())
         resp.content_type = "text/calendar; charset=utf-8"
+        from ...core import calendar_ical  # icalendar loads on the first feed request, not in every worker
+
         resp.data = calendar_ical.feed(events, name=f"Lịch công tác {user.agency.name}", now=self.ctx.clock.now())
 
 
