@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import falcon
 
-from ..core import calendar, calendar_ical, dossiers, notifications, staff, tasks, work_reports
+from ..core import (
+    calendar,
+    calendar_ical,
+    dossiers,
+    notifications,
+    received_tasks,
+    staff,
+    tasks,
+    tracking,
+    work_reports,
+)
 from ..core.forms import parse_date
 from ..errors import Invalid
 from ..reports import render_pdf, render_xlsx
@@ -27,6 +37,16 @@ def task_json(t, today) -> dict:
             "status": t.status, "state": tasks.state(t, today), "answer": t.answer,
             "answered_by_id": t.answered_by_id, "answered_at": _d(t.answered_at), "created_at": _d(t.created_at),
             "done_at": _d(t.done_at)}
+
+
+def received_json(t, today) -> dict:
+    """A task another server's agency gave this one (core/received_tasks.py), from the assignee's side."""
+    return {"id": t.id, "from_organ": t.from_organ, "from_name": t.from_name, "notice_id": t.document_id,
+            "title": t.title, "instruction": t.instruction, "assigner_name": t.assigner_name,
+            "original_deadline": _d(t.original_deadline), "deadline": _d(t.deadline), "status": t.status,
+            "state": tasks.state(t, today), "answer": t.answer, "answered_by_id": t.answered_by_id,
+            "answered_at": _d(t.answered_at), "received_at": _d(t.received_at), "done_at": _d(t.done_at),
+            "last_urged_at": _d(t.last_urged_at)}
 
 
 def event_json(e) -> dict:
@@ -76,12 +96,16 @@ class _Api:
 class Tasks(_Api):
     def on_get(self, req, resp):
         user, today = req.context.user, self.today
-        board = tasks.dashboard(user, today)
+        board = tracking.dashboard(user, today)  # counts and lists over local and received tasks alike
         items = list(tasks.visible_tasks(user).order_by(tasks.Task.deadline, tasks.Task.id).limit(500))
+        received = list(received_tasks.visible(user).order_by(received_tasks.ReceivedTask.deadline,
+                                                              received_tasks.ReceivedTask.id).limit(500))
+        keys = ("overdue", "due_soon", "to_approve", "to_answer")
         resp.media = {"counts": board["counts"], "total": board["total"],
-                      "lists": {k: [t.id for t in board[k]] for k in ("overdue", "due_soon", "to_approve",
-                                                                       "to_answer")},
-                      "items": [task_json(t, today) for t in items]}
+                      "lists": {k: [t.id for t in board[k] if t.kind == "task"] for k in keys},
+                      "received_lists": {k: [t.id for t in board[k] if t.kind == "received"] for k in keys},
+                      "items": [task_json(t, today) for t in items],
+                      "received": [received_json(t, today) for t in received]}
 
     def on_post(self, req, resp):
         created = tasks.create_tasks(self.ctx, req.context.user, self.body(req))
@@ -112,6 +136,25 @@ class TaskAction(_Api):
             raise falcon.HTTPNotFound(title="Không có thao tác này", description="unknown_action")
         t = tasks.get_task(user, task_id)
         resp.media = {"task": task_json(t, self.today), "events": [event_json(e) for e in tasks.events(t)]}
+
+
+class ReceivedTaskItem(_Api):
+    def on_get(self, req, resp, task_id):
+        t = received_tasks.get(req.context.user, task_id)
+        resp.media = {"task": received_json(t, self.today),
+                      "events": [event_json(e) for e in received_tasks.events(t)]}
+
+
+class ReceivedTaskAction(_Api):
+    """The assignee's one action: answer (báo cáo kết quả), sent back over the exchange as status 06."""
+
+    def on_post(self, req, resp, task_id, action):
+        user, form = req.context.user, self.body(req)
+        if action != "answer":
+            raise falcon.HTTPNotFound(title="Không có thao tác này", description="unknown_action")
+        t = received_tasks.answer(self.ctx, user, task_id, form.get("text", ""))
+        resp.media = {"task": received_json(t, self.today),
+                      "events": [event_json(e) for e in received_tasks.events(t)]}
 
 
 # ---- reports ----------------------------------------------------------------------------------------------------
@@ -336,6 +379,8 @@ def add_routes(app, ctx):
     v1 = "/api/v1"
     routes = [
         ("tasks", Tasks), ("tasks/{task_id:int}", TaskItem), ("tasks/{task_id:int}/actions/{action}", TaskAction),
+        ("tasks/received/{task_id:int}", ReceivedTaskItem),
+        ("tasks/received/{task_id:int}/actions/{action}", ReceivedTaskAction),
         ("work-reports/{name}", WorkReport),
         ("dossiers", Dossiers), ("dossiers/{dossier_id:int}", DossierItem),
         ("dossiers/{dossier_id:int}/actions/{action}", DossierAction),

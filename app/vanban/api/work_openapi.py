@@ -33,6 +33,12 @@ def _schemas() -> dict:
                       "status": {"enum": ["open", "submitted", "done", "cancelled"]},
                       "state": {"enum": ["open", "due_soon", "overdue", "submitted", "done", "done_late"]},
                       "answer": S, "answered_by_id": NI, "answered_at": NS, "created_at": NS, "done_at": NS}),
+        "ReceivedTask": _obj({"id": I, "from_organ": S, "from_name": S, "notice_id": S, "title": S,
+                              "instruction": S, "assigner_name": S, "original_deadline": DATE, "deadline": DATE,
+                              "status": {"enum": ["open", "submitted", "done"]},
+                              "state": {"enum": ["open", "due_soon", "overdue", "submitted", "done", "done_late"]},
+                              "answer": S, "answered_by_id": NI, "answered_at": NS, "received_at": NS,
+                              "done_at": NS, "last_urged_at": NS}),
         "TaskEvent": _obj({"id": I, "kind": S, "user_id": NI, "text": S, "old_deadline": DATE,
                            "new_deadline": DATE, "created_at": NS}),
         "Dossier": _obj({"id": I, "year": I, "heading": S, "file_code": S, "title": S, "retention": S,
@@ -65,14 +71,20 @@ def _paths(op, json_, q) -> dict:
         return {"application/json": {"schema": schema}}
 
     task_detail = json_(_obj({"task": _ref("Task"), "events": _arr(_ref("TaskEvent"))}))
+    received_detail = json_(_obj({"task": _ref("ReceivedTask"), "events": _arr(_ref("TaskEvent"))}))
+    board_lists = _obj({k: _arr(I) for k in ("overdue", "due_soon", "to_approve", "to_answer")})
     dossier = json_(_ref("Dossier"))
     record = json_(_ref("StaffRecord"))
     date_q = {"type": "string", "format": "date"}
     files = {"application/pdf": {}, XLSX: {}}
     return {
         "/api/v1/tasks": {
-            "get": op("Task dashboard and list", ok=json_(_obj({"counts": OBJ, "total": I, "lists": OBJ,
-                                                                "items": _arr(_ref("Task"))}))),
+            "get": op("Task dashboard and list. counts and total cover tasks given here and tasks received from "
+                      "agencies on other servers; lists hold ids of the first, received_lists of the second",
+                      ok=json_(_obj({"counts": _obj({k: I for k in ("open", "due_soon", "overdue", "submitted",
+                                                                    "done", "done_late")}),
+                                     "total": I, "lists": board_lists, "received_lists": board_lists,
+                                     "items": _arr(_ref("Task")), "received": _arr(_ref("ReceivedTask"))}))),
             "post": op("Create tasks from a document or an instruction (one per target)", "201",
                        json_(_obj({"tasks": _arr(_ref("Task"))})), body=body(_obj({
                            "source": {"enum": ["document", "instruction"]}, "document_id": I, "title": S,
@@ -85,6 +97,13 @@ def _paths(op, json_, q) -> dict:
             "urge | extend | answer | approve | return", ok=task_detail,
             body=body(_obj({"text": S, "deadline": date_q, "reason": S, "note": S}, required=[])),
             params=[path_int("task_id"), action(["urge", "extend", "answer", "approve", "return"])])},
+        "/api/v1/tasks/received/{task_id}": {"get": op(
+            "A task received from an agency on another server, with its history", ok=received_detail,
+            params=[path_int("task_id")])},
+        "/api/v1/tasks/received/{task_id}/actions/{action}": {"post": op(
+            "answer: report the result; it goes back to the assigning agency over the exchange (status 06)",
+            ok=received_detail, body=body(_obj({"text": S}, required=["text"])),
+            params=[path_int("task_id"), action(["answer"])])},
         "/api/v1/work-reports/{name}": {"get": op("Tracking, handling and per-agency reports", ok={
             "description": "Rows, PDF or XLSX", "content": {"application/json": {"schema": OBJ}, **files}}, params=[
             {"name": "name", "in": "path", "required": True, "schema": {"enum": [

@@ -23,13 +23,14 @@ EVENT_NAMES = {"create": "Nhận nhiệm vụ", "urge": "Được đôn đốc",
                "approve": "Kết quả được duyệt", "return": "Kết quả bị trả lại"}
 
 
-def _people(agency_id) -> list[int]:
+def answering_user_ids(agency_id) -> list[int]:
+    """Who answers a received task and is told about it: the agency's active leaders and clerks."""
     return [u.id for u in User.select().where((User.agency == agency_id) & (User.active == True))  # noqa: E712
             if u.role_set.intersection(ANSWERING_ROLES)]
 
 
 def _tell(task: ReceivedTask, local, kind: str, title: str, key: str) -> None:
-    for uid in _people(task.agency_id):
+    for uid in answering_user_ids(task.agency_id):
         notify(local, uid, kind, f"{title}: {task.title}", f"/tasks/received/{task.id}", f"rtask:{key}:{uid}"[:120])
 
 

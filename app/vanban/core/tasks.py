@@ -361,41 +361,13 @@ def visible_tasks(user: User):
     return Task.select().where(cond)
 
 
-def dashboard(user: User, today) -> dict:
-    """What the periodic meeting looks at: counts per state and the lists that need action."""
-    tasks = list(visible_tasks(user).where(Task.status != "cancelled").order_by(Task.deadline, Task.id))
-    counts = {k: 0 for k in ("open", "due_soon", "overdue", "submitted", "done", "done_late")}
-    lists = {"overdue": [], "due_soon": [], "to_approve": [], "to_answer": []}
-    for t in tasks:
-        s = state(t, today)
-        counts[s] += 1
-        if s in ("overdue", "due_soon"):
-            lists[s].append(t)
-        if s == "submitted" and is_assigning_side(user, t) and t.answered_by_id != user.id:
-            lists["to_approve"].append(t)
-        if t.status == "open" and is_assignee(user, t):
-            lists["to_answer"].append(t)
-    return {"counts": counts, "total": len(tasks), **lists}
-
-
 def events(task: Task) -> list[TaskEvent]:
     return list(TaskEvent.select().where(TaskEvent.task == task.id).order_by(TaskEvent.id))
 
 
 def scan_deadlines(ctx) -> dict:
-    """Periodic: tell assignees of tasks due within DUE_SOON_DAYS, and both sides of overdue ones, once each."""
-    today = ctx.clock.today()
-    local = ctx.clock.local()
-    sent = {"due_soon": 0, "overdue": 0}
-    with write_transaction():
-        for task in Task.select().where((Task.status == "open") &
-                                        (Task.deadline <= today + timedelta(days=DUE_SOON_DAYS))):
-            kind = "overdue" if task.deadline < today else "due_soon"
-            people = set(assignee_user_ids(task)) | ({task.assigner_id} if kind == "overdue" else set())
-            for uid in people:
-                title = (f"Quá hạn từ {task.deadline:%d/%m/%Y}: {task.title}" if kind == "overdue"
-                         else f"Sắp đến hạn {task.deadline:%d/%m/%Y}: {task.title}")
-                if notify(local, uid, kind, title, f"/tasks/{task.id}",
-                          f"{kind}:{task.id}:{task.deadline.isoformat()}:{uid}"):
-                    sent[kind] += 1
-    return sent
+    """Periodic due-soon / overdue notices; received tasks too, so this lives with the unified view
+    (core/tracking.py). Kept here because vanban.work_jobs calls it."""
+    from .tracking import scan_deadlines as scan
+
+    return scan(ctx)

@@ -9,11 +9,10 @@ from datetime import datetime, time, timedelta
 from ..errors import Invalid
 from ..models import database
 from ..models.schema import Agency, Assignment, AuditEntry, Document, User
-from ..models.work import Task
 from ..reports import Chart, Column, Report, registers
 from .accounts import require_role
 from .registers import _period
-from .tasks import state, visible_tasks
+from .tracking import tracked
 
 GROUPS = {"unit": "Đơn vị", "person": "Người thực hiện", "period": "Tháng"}
 TRACKING_COLUMNS = [
@@ -34,27 +33,16 @@ def _bounds(date_from, date_to):
     return datetime.combine(date_from, time()), datetime.combine(date_to + timedelta(days=1), time())
 
 
-def _group_key(task: Task, group_by: str) -> str:
-    if group_by == "period":
-        return f"{task.deadline:%m/%Y}"
-    if task.target_kind == "user":
-        if group_by == "person":
-            return task.target_user.full_name
-        dept = task.target_user.department
-        return dept.name if dept else "(không thuộc đơn vị)"
-    return task.target_name
-
-
 def tracking_rows(user: User, group_by: str, date_from, date_to, today) -> list[dict]:
     if group_by not in GROUPS:
         raise Invalid("Nhóm theo: unit, person hoặc period.", code="invalid:group", field="group")
     date_from, date_to = _period(date_from, date_to, today)
     lo, hi = _bounds(date_from, date_to)
-    tasks = visible_tasks(user).where((Task.created_at >= lo) & (Task.created_at < hi) & (Task.status != "cancelled"))
+    # Local and received tasks alike (core/tracking.py): work another server gave the agency counts here too.
     groups: dict = OrderedDict()
-    for t in sorted(tasks, key=lambda t: (t.deadline, t.id) if group_by == "period" else (t.id,)):
-        row = groups.setdefault(_group_key(t, group_by), {k: 0 for k in _COUNT_KEYS})
-        s = state(t, today)
+    for t in tracked(user, given_from=lo, given_before=hi):
+        row = groups.setdefault(t.group(group_by), {k: 0 for k in _COUNT_KEYS})
+        s = t.state(today)
         row[{"done": "done_on_time", "done_late": "done_late", "submitted": "submitted",
              "overdue": "open_overdue"}.get(s, "open_on_time")] += 1
     rows = []

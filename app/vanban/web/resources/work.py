@@ -17,6 +17,7 @@ from ...core import (
     received_tasks,
     staff,
     tasks,
+    tracking,
     work_reports,
 )
 from ...core.access import get_document
@@ -44,7 +45,7 @@ class _Work(Page):
 class TasksPage(_Work):
     def on_get(self, req, resp):
         user, today = req.context.user, self.ctx.clock.today()
-        board = tasks.dashboard(user, today)
+        board = tracking.dashboard(user, today)  # local and received tasks alike
         items = list(tasks.visible_tasks(user).order_by(tasks.Task.deadline, tasks.Task.id).limit(300))
         received = list(received_tasks.visible(user).order_by(received_tasks.ReceivedTask.deadline).limit(300))
         self.page(req, resp, "work_tasks.html", board=board, items=items, state=lambda t: tasks.state(t, today),
