@@ -17,7 +17,8 @@ one step, so the copy is one consistent read transaction; a raw copy of a live W
 Blobs are stored by their live paths: they are immutable, content-addressed, written and fsynced before the row
 naming them commits, and only ever removed when no committed row names them, so every blob the database copy
 refers to exists when borg reads the blob store afterwards. (A future blob garbage collector must keep that
-promise, e.g. by taking the backup lock.) The archive therefore holds backup-snapshot/, blobs/ and pki/.
+promise, e.g. by taking the backup lock.) The archive therefore holds backup-snapshot/, blobs/, pki/ and
+exchange.toml (ARCHIVED).
 
 Configuration is its own small table (BACKUP_SETTINGS) read from /etc/vanban/backup.toml (or
 $VANBAN_BACKUP_CONFIG) and VANBAN_BACKUP_<NAME> variables, because vanban.toml refuses unknown keys.
@@ -49,6 +50,10 @@ from .settings import Setting, Values
 
 SNAPSHOT_DIR = "backup-snapshot"
 DATABASES = ("vanban.db", "huey.db")
+# Directories and files of the data directory that go into every archive besides the database copies:
+# the blob store, the keys and certificates (pki/: the exchange identity, so a rebuilt node keeps its
+# name at the hub) and the exchange settings (hub address, node name).
+ARCHIVED = ("blobs", "pki", "exchange.toml")
 ARCHIVE_PREFIX = "vanban-"
 
 BACKUP_SETTINGS = [
@@ -410,7 +415,7 @@ class _RunLock:
 
 
 def _create(borg: Borg, archive: str, data_dir: Path, manifest: dict, progress) -> dict:
-    paths = [p for p in (SNAPSHOT_DIR, "blobs", "pki") if (data_dir / p).exists()]
+    paths = [p for p in (SNAPSHOT_DIR, *ARCHIVED) if (data_dir / p).exists()]
     total = manifest["blob_bytes"] + sum(f["size"] for f in manifest["databases"].values())
     args = ["create", "--json", "--progress", "--compression", borg.config.compression,
             "--chunker-params", borg.config.chunker_params]
