@@ -312,3 +312,27 @@ def test_a_broken_task_message_is_set_aside_and_the_push_goes_on(node_ctx, keys,
     assert drain_work_outbox(node_ctx) == {"queued": 1}
     assert [(w.kind, w.state) for w in WorkOutbox.select().order_by(WorkOutbox.id)] == [
         ("task_notice", "failed"), ("task_urge", "queued")]
+
+
+def test_a_delivered_notice_is_tracked_work_for_the_agency(node_ctx, keys, world):
+    """Through the signed edXML path: the received task is on the clerk's dashboard (to answer), counted in the
+    tracking report, and extended by a 92 its due-soon notice follows the new deadline (core/tracking.py)."""
+    from vanban.core import tracking, work_reports
+    from vanban.models.schema import User
+    from vanban.models.work import Notification
+
+    deliver(node_ctx, notice(keys), 1)
+    (t,) = received()
+    clerk = User.get(User.username == "clerk")
+    today = node_ctx.clock.today()  # 10/03; deadline 20/03
+    board = tracking.dashboard(clerk, today)
+    assert [(i.kind, i.id, i.link) for i in board["to_answer"]] == [("received", t.id, f"/tasks/received/{t.id}")]
+    assert board["counts"]["open"] == 1
+    rows = work_reports.tracking_rows(clerk, "unit", None, None, today)
+    assert [(r["group"], r["total"], r["open_on_time"]) for r in rows] == [("UBND huyện Nhơn Trạch", 1, 1)]
+    node_ctx.clock.advance(days=8)  # 18/03: due soon
+    assert tracking.scan_deadlines(node_ctx) == {"due_soon": 2, "overdue": 0}
+    deliver(node_ctx, status(keys, "92", "2026/03/31 Thêm thời gian"), 2)
+    assert tracking.scan_deadlines(node_ctx) == {"due_soon": 0, "overdue": 0}  # the new deadline is 31/03
+    assert {n.link for n in Notification.select().where(Notification.kind == "due_soon")} == {
+        f"/tasks/received/{t.id}"}
