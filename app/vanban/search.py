@@ -95,20 +95,21 @@ def _join_filters(q: Query) -> tuple[str, tuple]:
     return " ".join(sql), tuple(params)
 
 
-def _score(row, phrases, joined, all_joined, position, n) -> float:
+def _score(row, padded, joined, all_joined, position, n) -> float:
     """Field weights per word, bonuses for each phrase and for the whole query as a phrase in the subject, and
-    a recency edge. `joined`: each phrase as text; `all_joined`: every word as one phrase (None for one word)."""
-    subject = row[1]
-    s_words, n_words, i_words = set(subject.split()), set(row[2].split()), set(row[3].split())
+    a recency edge. `padded`: each phrase's words as " w " (a word test on " subject " is a substring test, with
+    no per-row split); `joined`: each phrase as text; `all_joined`: every word as one phrase (None for one word).
+    """
+    subject, notation, issuer = f" {row[1]} ", f" {row[2]} ", f" {row[3]} "
     subject_w, notation_w, issuer_w = WEIGHTS["subject"], WEIGHTS["notation"], WEIGHTS["issuer"]
     score = 0.0
-    for ws, text in zip(phrases, joined, strict=True):
+    for ws, text in zip(padded, joined, strict=True):
         for w in ws:
-            if w in s_words:
+            if w in subject:
                 score += subject_w
-            elif w in n_words:
+            elif w in notation:
                 score += notation_w
-            elif w in i_words:
+            elif w in issuer:
                 score += issuer_w
             else:
                 score += 0.5  # only in the attachment text
@@ -122,23 +123,21 @@ def _score(row, phrases, joined, all_joined, position, n) -> float:
 def _candidates(expr_words, phrases, scope, filters, limit) -> tuple[dict, bool]:
     """The newest `limit` matches of all words, plus the newest matches of the exact phrase and of the words in
     the subject within the newest WINDOW * limit matches (older exact hits can outrank newer loose ones).
-    Returns (rows by id, whether there may be more matches than the first pass returned)."""
+    Returns (rows by id, whether there may be more matches than the candidates)."""
     join_sql, params = filters
     base = f"({scope}) AND {expr_words}"
-    first = fts.newest_matches(base, limit, join_filters=join_sql, params=params)
-    rows = {r[0]: r for r in first}
     flat = [w for ws in phrases for w in ws]
+    # One walk down the index: its first `limit` rowids are the candidates, its last the window's lower edge.
+    window = fts.newest_rowids(base, WINDOW * limit if len(flat) > 1 else limit,
+                               join_filters=join_sql, params=params)
+    wanted = set(window[:limit])
     if len(flat) > 1:
-        edge = 0
-        if len(first) >= limit:
-            edge = fts.nth_newest_rowid(base, WINDOW * limit, join_filters=join_sql, params=params) or 0
-        extra = set()
+        edge = window[-1] if len(window) >= WINDOW * limit else 0
         for expr in (f"({scope}) AND {_phrase(flat)}",
                      f"({scope}) AND subject:({' AND '.join(_phrase(ws) for ws in phrases)})"):
             hits = fts.matches_since(expr, edge, WINDOW * limit, join_filters=join_sql, params=params)
-            extra.update(hits[-(limit // 2):])  # the newest of each
-        rows.update((r[0], r) for r in fts.rows_by_id(extra - rows.keys()))
-    return rows, len(first) >= limit
+            wanted.update(hits[-(limit // 2):])  # the newest of each
+    return {r[0]: r for r in fts.rows_by_id(wanted)}, len(window) >= limit
 
 
 def search(user, q: Query, *, candidates: int = 200) -> Result:
@@ -160,7 +159,8 @@ def search(user, q: Query, *, candidates: int = 200) -> Result:
     joined = [" ".join(ws) for ws in phrases]
     flat = [w for ws in phrases for w in ws]
     all_joined = " ".join(flat) if len(flat) > 1 else None
-    scored = sorted(((_score(r, phrases, joined, all_joined, i, len(ordered)), r[0]) for i, r in enumerate(ordered)),
+    padded = [[f" {w} " for w in ws] for ws in phrases]
+    scored = sorted(((_score(r, padded, joined, all_joined, i, len(ordered)), r[0]) for i, r in enumerate(ordered)),
                     reverse=True)
     start = (max(q.page, 1) - 1) * PER_PAGE
     if start >= len(scored) and saturated:

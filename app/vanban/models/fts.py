@@ -26,13 +26,14 @@ def newest_matches(match: str, limit: int, *, join_filters: str = "", params: tu
     return database.execute_sql(sql, (match, *params, limit)).fetchall()
 
 
-def nth_newest_rowid(match: str, n: int, *, join_filters: str = "", params: tuple = ()) -> int | None:
-    """The rowid of the n-th newest match (None when there are fewer): the lower edge of a search window."""
+def newest_rowids(match: str, limit: int, *, join_filters: str = "", params: tuple = ()) -> list[int]:
+    """Rowids of the newest `limit` matches, newest first: one walk gives a search both its candidates (the
+    first ones) and the lower edge of its window (the last one). Rowids only: reading the stored columns of
+    every row in the window would cost more than the walk."""
     sql = ("SELECT f.rowid FROM document_fts f "
            + ("JOIN document d ON d.id = f.rowid " if join_filters else "")
-           + "WHERE document_fts MATCH ? " + join_filters + " ORDER BY f.rowid DESC LIMIT 1 OFFSET ?")
-    row = database.execute_sql(sql, (match, *params, max(n - 1, 0))).fetchone()
-    return row[0] if row else None
+           + "WHERE document_fts MATCH ? " + join_filters + " ORDER BY f.rowid DESC LIMIT ?")
+    return [r[0] for r in database.execute_sql(sql, (match, *params, limit)).fetchall()]
 
 
 def matches_since(match: str, min_rowid: int, limit: int, *, join_filters: str = "", params: tuple = ()) -> list[int]:
