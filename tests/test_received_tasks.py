@@ -170,6 +170,9 @@ def test_dashboard_page_shows_received_tasks(client, world, clock, two):
     to_answer = page.split('id="board-to-answer"')[1].split("</ul>")[0]
     assert f'href="/tasks/received/{soon.id}"' in to_answer and f'href="/tasks/received/{later.id}"' in to_answer
     assert f'data-received="{soon.id}" data-status="open" data-state="overdue"' in page
+    detail = b.get(f"/tasks/received/{soon.id}").text
+    assert 'data-state="overdue"' in detail and "Đang thực hiện · quá hạn" in detail
+    assert 'data-state="open"' in b.get(f"/tasks/received/{later.id}").text
     # A specialist's dashboard has none of it.
     spec_page = client.web_login("spec").get("/tasks").text
     assert "/tasks/received/" not in spec_page

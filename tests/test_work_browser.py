@@ -37,6 +37,7 @@ def test_tracking_and_calendar_in_the_browser(server, chromium, world):
     leader = login(chromium, server.url, "leader", PASSWORD)
     spec = login(chromium, server.url, "spec", PASSWORD)
     _tracking(chromium, server, leader, spec)
+    _received(chromium, server)
     _calendar(chromium, server, world)
 
 
@@ -88,6 +89,32 @@ def _tracking(chromium, server, leader, spec):
     assert r > g + 80 and r > b + 80, colour
     assert leader.inner_text(".card.overdue .num") == "1"
     leader.screenshot(path="/tmp/vanban-work-tasks.png", full_page=True)
+
+
+def _received(chromium, server):
+    """A task given by an agency on another server (as the exchange applies its notice) is on the clerk's
+    dashboard among the due-soon work and the work to answer, and its page says it is due soon."""
+    from exchange_lab import use_db
+    from vanban.core import received_tasks
+    from vanban.models import write_transaction
+
+    db = use_db(server.data_dir)  # the server's own file (this process's database may point at the template)
+    with write_transaction():  # the server's clock stands at 13/03: due on 15/03 is due soon
+        task = received_tasks.create_from_notice(
+            datetime(2026, 3, 13, 8, 5, tzinfo=T0.tzinfo), agency_code="H19.42", from_organ="H19.50",
+            from_name="UBND tỉnh Đồng Nai", document_id="H19.50,2026/03/13,9/NHIEMVU",
+            title="Báo cáo tình hình mưa lũ", instruction="Gửi số liệu thiệt hại", deadline=datetime(2026, 3, 15).date())
+    db.close()
+    clerk = login(chromium, server.url, "clerk", PASSWORD)
+    clerk.goto("/tasks")
+    assert clerk.inner_text(".card.due_soon .num") == "1"
+    item = clerk.locator(f"#board-due-soon li[data-kind=received][data-id='{task.id}']")
+    assert "UBND tỉnh Đồng Nai" in item.inner_text()
+    assert clerk.locator(f"#board-to-answer li[data-kind=received][data-id='{task.id}']").count() == 1
+    item.locator("a").click()
+    clerk.wait_for_url(f"**/tasks/received/{task.id}")
+    assert clerk.get_attribute("#received-status", "data-state") == "due_soon"
+    assert clerk.locator("#answer-form").count() == 1
 
 
 def _calendar(chromium, server, world):

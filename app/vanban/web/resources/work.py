@@ -108,7 +108,7 @@ class ReceivedTaskPage(_Work):
         t = received_tasks.get(user, task_id)
         self.page(req, resp, "work_received_task.html", t=t, events=received_tasks.events(t),
                   event_names=received_tasks.EVENT_NAMES, status_names=received_tasks.STATUS_NAMES,
-                  overdue=t.status == "open" and t.deadline < self.ctx.clock.today(),
+                  state=tasks.state(t, self.ctx.clock.today()),  # the same states as a local task
                   can_answer=bool(user.role_set.intersection(received_tasks.ANSWERING_ROLES)))
 
 
