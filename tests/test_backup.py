@@ -176,6 +176,20 @@ def test_backup_list_restore_round_trip(node, capsys):
     assert pre.startswith("pre-upgrade-") and pre in [a["name"] for a in backup.list_archives(node.config, "local")]
 
 
+def test_archive_carries_the_exchange_identity(node):
+    """A node rebuilt from its archive (docs/rebuild.md) must come back as the same exchange participant:
+    its certificate and signing key (pki/exchange/) and exchange.toml (node name, hub address)."""
+    live = node.settings.data_path
+    (live / "pki" / "exchange").mkdir(parents=True, exist_ok=True)
+    (live / "pki" / "exchange" / "tls.key").write_text("test key, not a secret\n")
+    (live / "exchange.toml").write_text('node_name = "node1"\nhub_url = "https://hub.example:8443"\n')
+    assert backup.run_backup(node.settings, node.config)["failed"] == []
+    target = node.root / "restored"
+    backup.restore(node.settings, node.config, "latest", target=target)
+    assert (target / "exchange.toml").read_text() == (live / "exchange.toml").read_text()
+    assert (target / "pki" / "exchange" / "tls.key").read_text() == "test key, not a secret\n"
+
+
 @pytest.mark.slow
 def test_restore_yes_swaps_and_keeps_previous(node, capsys):
     node.register(2, start=1)
