@@ -1,54 +1,31 @@
-"""The agency PKI: a provincial root CA, an issuing CA per agency, person and seal certificates, CRLs.
-
-Layout under the PKI directory (default ``<data>/pki``, mode 0700)::
-
-    index.json                      every certificate we issued or imported, with status
-    root/ca.crt  root/ca.key.pem    provincial root (key: PKCS#8, AES-256, passphrase)
-    root/crl.pem                    CRL of the root (revoked agency CAs)
-    agencies/<CODE>/ca.crt  ca.key.pem  crl.pem
-    agencies/<CODE>/seal/<serial>.p12               the agency seal key (held by the văn thư)
-    agencies/<CODE>/people/<username>/<serial>.p12  one per signer
-    imported/<serial>.p12           keys imported from an existing PKCS#12 (e.g. Ban Cơ yếu)
-    trusted/*.pem                   extra trusted roots (e.g. the Ban Cơ yếu root for imported keys)
-
-Private keys only ever reach the disk encrypted (PKCS#8 or PKCS#12 with AES-256 + PBKDF2), through
-:func:`write_atomic` with mode 0600. Passphrases are parameters, never stored, never logged.
-"""
+"""The on-disk PKI of one server (:class:`Pki`): issuing CAs, person and seal certificates, revocation,
+CRLs, rotation, imports and the trust store built from what is on disk."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import json
 import os
-import re
-import tempfile
-import unicodedata
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-from . import SigningError
+from .. import SigningError
+from .keyfiles import _encrypt_pkcs8, _new_key, _p12_bytes, _pw, write_atomic
+from .names import USERNAME_RE, _name, agency_code_of, check_agency_code, common_name_of, nfc
+from .trust import Signer, TrustStore, load_signer
 
 Clock = Callable[[], datetime]
 
-# QĐ 20/2020/QĐ-TTg: up to 35 chars of A-Z 0-9 '.', dot separated groups; also the older
-# 13-char QCVN 102:2016 form (000.00.00.H41) which matches the same pattern.
-AGENCY_CODE_RE = re.compile(r"^[A-Z0-9]+(\.[A-Z0-9]+)*$")
-USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 # RFC 9336 id-kp-documentSigning, and Adobe's "Authentic Documents Trust" purpose. emailProtection
 # is kept because NSS (poppler's pdfsig) checks signer certs as S/MIME signers.
 OID_DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 OID_ADOBE_AUTHENTIC_DOCUMENTS = ObjectIdentifier("1.2.840.113583.1.1.5")
-MIN_PASSPHRASE = 8
 CRL_VALID_DAYS = 30
 REVOCATION_REASONS = {
     "unspecified": x509.ReasonFlags.unspecified,
@@ -62,194 +39,6 @@ REVOCATION_REASONS = {
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _pw(passphrase: str | bytes | None, *, new: bool = False) -> bytes:
-    if passphrase is None or passphrase == "" or passphrase == b"":
-        raise SigningError("passphrase_missing")
-    data = passphrase.encode("utf-8") if isinstance(passphrase, str) else bytes(passphrase)
-    if new and len(data) < MIN_PASSPHRASE:
-        raise SigningError("weak_passphrase")
-    return data
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write temp file in the same directory, fsync, rename: readers see old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)  # before any byte is written, so a key is never world-readable
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # make the rename itself durable
-    finally:
-        os.close(dir_fd)
-
-
-def nfc(text: str, what: str = "name", limit: int = 128) -> str:
-    """Vietnamese text in certificates is NFC: the same name typed on two keyboards compares equal."""
-    value = unicodedata.normalize("NFC", (text or "").strip())
-    if not value or len(value) > limit or any(unicodedata.category(c) == "Cc" for c in value):
-        raise SigningError("name_invalid", what)
-    return value
-
-
-def check_agency_code(code: str) -> str:
-    code = (code or "").strip().upper()
-    if not (0 < len(code) <= 35 and AGENCY_CODE_RE.match(code)):
-        raise SigningError("agency_code_invalid", code)
-    return code
-
-
-def _name(cn: str, *, org: str | None = None, code: str | None = None, title: str | None = None,
-          unit: str | None = None) -> x509.Name:
-    # cryptography encodes these attributes as UTF8String (C stays PrintableString), which is what
-    # RFC 5280 asks for and what keeps Vietnamese diacritics intact in every viewer.
-    attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, "VN")]
-    if org:
-        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
-    if unit:
-        attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit))
-    if code:
-        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, code))
-    if title:
-        attrs.append(x509.NameAttribute(NameOID.TITLE, title))
-    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, cn))
-    return x509.Name(attrs)
-
-
-def agency_code_of(cert: x509.Certificate) -> str | None:
-    values = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_IDENTIFIER)
-    return str(values[0].value) if values else None
-
-
-def common_name_of(cert: x509.Certificate) -> str:
-    values = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(values[0].value) if values else cert.subject.rfc4514_string()
-
-
-@dataclass(frozen=True)
-class TrustStore:
-    """What a verifier trusts: root certificates, known intermediates and current CRLs."""
-
-    roots: tuple[x509.Certificate, ...]
-    intermediates: tuple[x509.Certificate, ...] = ()
-    crls: tuple[x509.CertificateRevocationList, ...] = ()
-
-    def revocation_of(self, cert: x509.Certificate) -> x509.RevokedCertificate | None:
-        """The CRL entry for cert, only from a CRL whose signature checks against a known CA."""
-        issuers = [c for c in self.roots + self.intermediates if c.subject == cert.issuer]
-        for crl in self.crls:
-            if crl.issuer != cert.issuer:
-                continue
-            if not any(_crl_signed_by(crl, issuer) for issuer in issuers):
-                continue  # a forged CRL must neither revoke nor clear anything
-            entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
-            if entry is not None:
-                return entry
-        return None
-
-
-def _crl_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
-    try:
-        return crl.is_signature_valid(issuer.public_key())
-    except (TypeError, ValueError):
-        return False
-
-
-@dataclass(frozen=True)
-class Signer:
-    """A loaded signing key with its certificate chain; pdf.py turns it into a pyHanko signer."""
-
-    key: object = field(repr=False)
-    cert: x509.Certificate
-    chain: tuple[x509.Certificate, ...] = ()
-    trust: TrustStore | None = field(default=None, repr=False)
-
-    @property
-    def common_name(self) -> str:
-        return common_name_of(self.cert)
-
-    @property
-    def agency_code(self) -> str | None:
-        return agency_code_of(self.cert)
-
-    def check_usable(self, at: datetime) -> None:
-        """Refuse to sign with an expired, revoked, untrusted or unsuitable certificate."""
-        if not (self.cert.not_valid_before_utc <= at <= self.cert.not_valid_after_utc):
-            raise SigningError("cert_expired", f"serial {self.cert.serial_number:x}")
-        try:
-            ku = self.cert.extensions.get_extension_for_class(x509.KeyUsage).value
-            if not (ku.content_commitment or ku.digital_signature):
-                raise SigningError("cert_unsuitable")
-        except x509.ExtensionNotFound:
-            pass
-        if self.trust is None:
-            return
-        if self.trust.revocation_of(self.cert) is not None:
-            raise SigningError("cert_revoked", f"serial {self.cert.serial_number:x}")
-        chain_to_root(self.cert, self.chain + self.trust.intermediates, self.trust.roots, at)
-
-
-def chain_to_root(cert: x509.Certificate, others, roots, at: datetime) -> list[x509.Certificate]:
-    """Build and check the path cert -> ... -> trusted root at `at`; raise cert_untrusted otherwise."""
-    from asn1crypto import x509 as asn1_x509
-    from pyhanko_certvalidator import CertificateValidator, ValidationContext
-    from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
-
-    def conv(c):
-        return asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
-
-    ctx = ValidationContext(trust_roots=[conv(r) for r in roots], other_certs=[conv(c) for c in others],
-                            moment=at, allow_fetching=False, revocation_mode="soft-fail")
-    validator = CertificateValidator(conv(cert), validation_context=ctx)
-    try:
-        path = asyncio.run(validator.async_validate_usage(set()))
-    except (PathBuildingError, PathValidationError) as exc:
-        raise SigningError("cert_untrusted", str(exc)) from None
-    return [x509.load_der_x509_certificate(c.dump()) for c in path]
-
-
-def load_signer(path: str | Path, passphrase: str | bytes, *, trust: TrustStore | None = None) -> Signer:
-    """Load a PKCS#12 file (ours or one exported from a Ban Cơ yếu token)."""
-    data = Path(path).read_bytes()
-    try:
-        p12 = pkcs12.load_pkcs12(data, _pw(passphrase))
-    except ValueError:
-        raise SigningError("wrong_passphrase", Path(path).name) from None
-    if p12.key is None or p12.cert is None:
-        raise SigningError("p12_invalid", Path(path).name)
-    chain = tuple(c.certificate for c in p12.additional_certs)
-    return Signer(key=p12.key, cert=p12.cert.certificate, chain=chain, trust=trust)
-
-
-def _p12_bytes(key, cert: x509.Certificate, chain, passphrase: bytes, friendly: str) -> bytes:
-    # Explicit modern algorithms (AES-256-CBC, PBKDF2-SHA256, HMAC-SHA256) so NSS, OpenSSL 3 and
-    # Windows 10+ all open the file, rather than relying on a library default that may change.
-    encryption = (serialization.PrivateFormat.PKCS12.encryption_builder()
-                  .kdf_rounds(200_000)
-                  .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
-                  .hmac_hash(hashes.SHA256())
-                  .build(passphrase))
-    return pkcs12.serialize_key_and_certificates(friendly.encode("utf-8"), key, cert, list(chain), encryption)
-
-
-def _encrypt_pkcs8(key, passphrase: bytes) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.BestAvailableEncryption(passphrase))
-
-
-def _new_key(bits: int):
-    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
 class Pki:
