@@ -53,7 +53,8 @@ def _close_handles():
     drop that worker's own POSIX locks on the file: close them in the master before forking."""
     from vanban.models import database
 
-    database.close()
+    if not database.deferred:  # initialised: the app was preloaded (the benchmark's hello-world is not vanban)
+        database.close()
     app = sys.modules.get("vanban.wsgi")
     huey = getattr(getattr(getattr(app, "app", None), "ctx", None), "jobs", None)
     if huey is not None:
