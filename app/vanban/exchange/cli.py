@@ -47,43 +47,39 @@ def cmd_issue_identity(args) -> int:
     return 0
 
 
-def cmd_push(args) -> int:
-    from .node import push
+def _transport_failed(exc) -> int:
+    print(f"lỗi: {exc.message} [{exc.code}]", file=sys.stderr)
+    return 3
+
+
+def _with_hub(args, exchange) -> int:
+    """Run ``exchange(ctx, client)`` against the hub and print its result; exit 3 when the link fails."""
     from .transport import TransportError
 
     ctx = _ctx(args)
     try:
-        _print(push(ctx, _client(ctx)))
+        _print(exchange(ctx, _client(ctx)))
     except TransportError as exc:
-        print(f"lỗi: {exc.message} [{exc.code}]", file=sys.stderr)
-        return 3
+        return _transport_failed(exc)
     return 0
+
+
+def cmd_push(args) -> int:
+    from .node import push
+
+    return _with_hub(args, push)
 
 
 def cmd_poll(args) -> int:
     from .node import poll
-    from .transport import TransportError
 
-    ctx = _ctx(args)
-    try:
-        _print(poll(ctx, _client(ctx)))
-    except TransportError as exc:
-        print(f"lỗi: {exc.message} [{exc.code}]", file=sys.stderr)
-        return 3
-    return 0
+    return _with_hub(args, poll)
 
 
 def cmd_report(args) -> int:
     from .daily import push_reports
-    from .transport import TransportError
 
-    ctx = _ctx(args)
-    try:
-        _print(push_reports(ctx, _client(ctx)))
-    except TransportError as exc:
-        print(f"lỗi: {exc.message} [{exc.code}]", file=sys.stderr)
-        return 3
-    return 0
+    return _with_hub(args, push_reports)
 
 
 def cmd_status(args) -> int:
@@ -138,8 +134,7 @@ def cmd_hub_upstream(args) -> int:
         out.update(hub.poll_upstream(ctx.blobs, client, ctx.clock.now(), trusted=config.trusted_certs,
                                      max_bytes=config.max_bytes, tmp_dir=ctx.blobs.tmp))
     except TransportError as exc:
-        print(f"lỗi: {exc.message} [{exc.code}]", file=sys.stderr)
-        return 3
+        return _transport_failed(exc)
     _print(out)
     return 0
 
