@@ -8,7 +8,6 @@ import io
 from datetime import UTC, datetime
 
 from asn1crypto import keys as asn1_keys
-from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -20,6 +19,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from .. import SigningError
 from ..pki import Signer
+from ..pki.trust import asn1_cert
 from .placement import VN_TZ
 
 
@@ -77,13 +77,11 @@ class _LoadedKeySigner(signers.SimpleSigner):
 
 
 def _pyhanko_signer(signer: Signer) -> signers.SimpleSigner:
-    def conv(cert):
-        return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-
     der = signer.key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                    serialization.NoEncryption())  # stays in memory, handed to pyHanko
-    return _LoadedKeySigner(signer.key, signing_cert=conv(signer.cert), signing_key=asn1_keys.PrivateKeyInfo.load(der),
-                            cert_registry=SimpleCertificateStore.from_certs([conv(c) for c in signer.chain]))
+    return _LoadedKeySigner(signer.key, signing_cert=asn1_cert(signer.cert),
+                            signing_key=asn1_keys.PrivateKeyInfo.load(der),
+                            cert_registry=SimpleCertificateStore.from_certs([asn1_cert(c) for c in signer.chain]))
 
 
 class _ClockedPdfSigner(signers.PdfSigner):

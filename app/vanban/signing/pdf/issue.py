@@ -69,6 +69,15 @@ def sign_as_person(pdf_bytes: bytes, signer: Signer, *, title: str, full_name: s
                  reason=reason, tsa_url=tsa_url, timestamper=timestamper)
 
 
+def _seal_time(seal_signer: Signer, number_notation: str, when: datetime) -> datetime:
+    """What both agency signatures check first: a well-formed number, and a seal key usable at that time."""
+    if not NUMBER_RE.match(number_notation or ""):
+        raise SigningError("number_invalid", number_notation)
+    at = _at(when)
+    seal_signer.check_usable(at)
+    return at
+
+
 @_hostile_input
 def apply_agency_seal(signed_pdf_bytes: bytes, seal_signer: Signer, seal_png: bytes, *, number_notation: str,
                       issued_at: datetime, place: str | None = None, seal_mm: float = SEAL_MM,
@@ -78,10 +87,7 @@ def apply_agency_seal(signed_pdf_bytes: bytes, seal_signer: Signer, seal_png: by
     One incremental update fills the number and date fields the person's revision created and adds
     the seal signature; the person's signature therefore stays valid (form filling is permitted).
     """
-    if not NUMBER_RE.match(number_notation or ""):
-        raise SigningError("number_invalid", number_notation)
-    at = _at(issued_at)
-    seal_signer.check_usable(at)
+    at = _seal_time(seal_signer, number_notation, issued_at)
     image = _png(seal_png)
     writer = _writer(signed_pdf_bytes)
     page_ix, rect = _seal_rect(writer, seal_mm)
@@ -105,10 +111,7 @@ def apply_agency_seal(signed_pdf_bytes: bytes, seal_signer: Signer, seal_png: by
 def stamp_attachment(pdf_bytes: bytes, seal_signer: Signer, *, number_notation: str, signed_at: datetime,
                      tsa_url: str | None = None, timestamper=None) -> bytes:
     """Agency signature on an attachment file: top-right of page 1, no image, black Times 10 (Phụ lục I)."""
-    if not NUMBER_RE.match(number_notation or ""):
-        raise SigningError("number_invalid", number_notation)
-    at = _at(signed_at)
-    seal_signer.check_usable(at)
+    at = _seal_time(seal_signer, number_notation, signed_at)
     writer = _writer(pdf_bytes)
     # Inside the 20 mm top margin, flush with the 15 mm right margin: never covers the body text.
     page_ref, _ = writer.find_page_for_modification(0)

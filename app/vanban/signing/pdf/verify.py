@@ -7,17 +7,15 @@ import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.settings import KeyUsageConstraints
-from pyhanko_certvalidator import ValidationContext
 
 from .. import SigningError
 from ..pki import TrustStore, agency_code_of, common_name_of
+from ..pki.trust import validation_context
 
 # Revocations that say nothing against the key: a signature made before them keeps its value even
 # without a trusted timestamp (RFC 5280 5.3.1 reason codes).
@@ -104,10 +102,6 @@ def verify_pdf(pdf_bytes: bytes, *, trust=None, trust_roots=(), crls=(), other_c
     return VerificationReport(reports, max((r.verdict for r in reports), key=order.index))
 
 
-def _asn1(cert: x509.Certificate):
-    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-
-
 def _verify_one(emb, trust, at: datetime | None) -> SignatureReport:
     rep = SignatureReport(field_name=str(emb.field_name))
     try:
@@ -118,9 +112,7 @@ def _verify_one(emb, trust, at: datetime | None) -> SignatureReport:
         rep.serial = f"{cert.serial_number:x}"
         rep.signing_time = emb.self_reported_timestamp
         moment = at or rep.signing_time or datetime.now(UTC)
-        ctx = ValidationContext(trust_roots=[_asn1(c) for c in trust.roots],
-                                other_certs=[_asn1(c) for c in trust.intermediates], moment=moment,
-                                allow_fetching=False, revocation_mode="soft-fail")
+        ctx = validation_context(trust.roots, trust.intermediates, moment)
         usage = KeyUsageConstraints(key_usage={"non_repudiation", "digital_signature"}, match_all_key_usages=False)
         status = validate_pdf_signature(emb, ctx, key_usage_settings=usage)
     except Exception as exc:  # hostile input: report the signature as unreadable, keep checking others

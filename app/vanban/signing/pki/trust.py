@@ -80,18 +80,28 @@ class Signer:
         chain_to_root(self.cert, self.chain + self.trust.intermediates, self.trust.roots, at)
 
 
+def asn1_cert(cert: x509.Certificate):
+    """The certificate as asn1crypto reads it, the form pyHanko and its path validator take."""
+    from asn1crypto import x509 as asn1_x509  # on first use: issuing and revoking certificates never need it
+
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def validation_context(roots, others, at: datetime):
+    """Path validation as both signing and verifying do it: at `at`, nothing fetched from the network, and
+    revocation left to the CRLs we hold (TrustStore.revocation_of), not to URLs in the certificates."""
+    from pyhanko_certvalidator import ValidationContext
+
+    return ValidationContext(trust_roots=[asn1_cert(r) for r in roots], other_certs=[asn1_cert(c) for c in others],
+                             moment=at, allow_fetching=False, revocation_mode="soft-fail")
+
+
 def chain_to_root(cert: x509.Certificate, others, roots, at: datetime) -> list[x509.Certificate]:
     """Build and check the path cert -> ... -> trusted root at `at`; raise cert_untrusted otherwise."""
-    from asn1crypto import x509 as asn1_x509
-    from pyhanko_certvalidator import CertificateValidator, ValidationContext
+    from pyhanko_certvalidator import CertificateValidator
     from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
 
-    def conv(c):
-        return asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
-
-    ctx = ValidationContext(trust_roots=[conv(r) for r in roots], other_certs=[conv(c) for c in others],
-                            moment=at, allow_fetching=False, revocation_mode="soft-fail")
-    validator = CertificateValidator(conv(cert), validation_context=ctx)
+    validator = CertificateValidator(asn1_cert(cert), validation_context=validation_context(roots, others, at))
     try:
         path = asyncio.run(validator.async_validate_usage(set()))
     except (PathBuildingError, PathValidationError) as exc:
