@@ -5,6 +5,8 @@ still untouched, then converge, checks, upgrade). Wall times are printed (`pytes
 """
 
 import json
+import re
+import shlex
 import sys
 import time
 
@@ -118,6 +120,55 @@ def test_backups_are_deployed_and_reach_the_hub(province):
     TIMES["backup now + list (local and hub)"] = time.monotonic() - started
 
 
+def _prom_query(host, port, query):
+    """An instant query against a Prometheus on the host's loopback (its HTTP API, as the fleet page reads it)."""
+    out = host.run(f"curl -sfG http://127.0.0.1:{port}/api/v1/query --data-urlencode {shlex.quote('query=' + query)}")
+    return json.loads(out.stdout)["data"]["result"]
+
+
+def _wait_for(what, probe, timeout=150.0, every=5.0):
+    """Poll until probe() is truthy: scrapes run every 30 s on a node and every 60 s at the hub."""
+    deadline = time.monotonic() + timeout
+    while not (value := probe()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:.0f}s: {what}")
+        time.sleep(every)
+    return value
+
+
+def test_monitoring_from_node_exporter_to_the_hub(province):
+    """Node exporter -> local Prometheus (rules, targets) -> hub: federation and alerts to its Alertmanager."""
+    node1, hub = province.lab["node1"], province.lab[HUB]
+    started = time.monotonic()
+    # Node exporter: loopback only, the backup's textfile metric (written by `backup now` above) and the
+    # systemd collector's state of the app's unit.
+    metrics = node1.run("curl -sf http://127.0.0.1:9100/metrics").stdout
+    assert 'vanban_backup_last_success_timestamp_seconds{repo="local"}' in metrics
+    assert re.search(r'^node_systemd_unit_state\{name="vanban-web.service",state="active"[^}]*\} 1$', metrics, re.M)
+    assert hub.tcp_state(node1.address, 9100) == "refused"  # the firewall lets the hub in, nothing listens
+    assert hub.tcp_state(node1.address, 9090) == "open"
+    # The local Prometheus: node rules loaded, app and node exporter scraped, identity as external labels.
+    rules = json.loads(node1.run("curl -sf http://127.0.0.1:9090/api/v1/rules").stdout)["data"]["groups"]
+    names = {rule["name"] for group in rules for rule in group["rules"]}
+    assert {"VanbanWatchdog", "VanbanAppDown", "VanbanBackupTooOld", "VanbanSystemdUnitFailed"} <= names
+    _wait_for("node1 scrapes the app and node exporter", lambda: {
+        r["metric"]["job"] for r in _prom_query(node1, 9090, "up == 1")} >= {"vanban", "node"})
+    config = json.loads(node1.run("curl -sf http://127.0.0.1:9090/api/v1/status/config").stdout)["data"]["yaml"]
+    assert "node: node1" in config and "agencies: H29.31.01" in config
+    # The hub's fleet Prometheus (the fleet page's source) has node1's series with node1's identity.
+    build = _wait_for("node1's vanban_build_info federated to the hub", lambda: _prom_query(
+        hub, 9092, 'vanban_build_info{node="node1"}'))
+    assert build[0]["metric"]["province"] == "lab" and build[0]["metric"]["role"] == "node"
+    assert _prom_query(hub, 9092, 'up{job="vanban-federate", node="node1"} == 1')
+    # Alertmanager at the hub is ready and holds node1's heartbeat, sent by node1 itself through the firewall.
+    assert hub.run("curl -sf http://127.0.0.1:9093/-/ready").returncode == 0
+    alerts = _wait_for("node1's VanbanWatchdog at the hub's Alertmanager", lambda: json.loads(hub.run(
+        "curl -sfG http://127.0.0.1:9093/api/v2/alerts --data-urlencode 'filter=alertname=\"VanbanWatchdog\"'"
+        " --data-urlencode 'filter=node=\"node1\"'").stdout))
+    assert alerts[0]["labels"]["province"] == "lab"
+    TIMES["monitoring checks"] = time.monotonic() - started
+
+
 def test_check_mode_predicts_no_change(province):
     run = province.play("site.yml", "--check", "--diff")
     TIMES["check mode"] = run.seconds
@@ -145,7 +196,7 @@ def test_outsiders_see_only_the_allowed_ports(province):
         assert _probe(province, "clerk", node1, port) == "filtered", port
     assert _probe(province, "clerk", node2, 443) == "filtered"  # not node2's agency LAN
     for address in (node1, node2, hub):
-        for port in (22, 443, 80, 8443, 9101, 3310):
+        for port in (22, 443, 80, 8443, 9101, 3310, 9090, 9093):
             assert _probe(province, "stranger", address, port) == "filtered", (address, port)
     drops = lab["node1"].run("nft list counter inet vanban input_dropped").stdout
     assert "packets 0 " not in drops
@@ -157,6 +208,8 @@ def test_hub_scrapes_metrics_and_nodes_cannot(province):
     assert "vanban_" in metrics
     assert lab["node2"].tcp_state(lab["node1"].address, 9101) == "filtered"
     assert lab["node1"].tcp_state(lab[HUB].address, 8443) != "filtered"  # nodes reach the hub's exchange port
+    assert lab["node2"].tcp_state(lab[HUB].address, 9093) == "open"  # and its Alertmanager
+    assert lab["node2"].tcp_state(lab["node1"].address, 9090) == "filtered"  # but not each other's Prometheus
 
 
 def test_eicar_is_refused_by_the_apps_scanner(province):

@@ -81,6 +81,12 @@ class Province:
             "vanban_firewall__ssh_rate": "600/minute",
             "vanban_firewall__ssh_burst": 200,
             "vanban_antivirus__test_signatures": True,
+            # Monitoring labels and alert mail: recipients make the role render real e-mail receivers (nothing
+            # listens on the hub's port 25, so nothing is sent); no dead-man service in the lab.
+            "vanban_province": "lab",
+            "vanban_monitoring__smtp_smarthost": f"{lab[hub].address}:25",
+            "vanban_monitoring__smtp_require_tls": False,
+            "vanban_monitoring__email_to": ["giam-sat@lab.invalid"],
             "vanban_antivirus__freshclam_enabled": False,
             "vanban_build_extra_requirements": EXTRA_REQUIREMENTS,
             "vanban_build_dir": str(self.build_dir),
