@@ -38,5 +38,14 @@ def put(key, value) -> None:
         store.popitem(last=False)
 
 
+def memo(key, compute):
+    """The cached value for key, computed (and kept until the next database change) on a miss."""
+    value = get(key)
+    if value is None:
+        value = compute()
+        put(key, value)
+    return value
+
+
 def clear() -> None:
     _local.store = None

@@ -5,6 +5,7 @@ from ...core.doctypes import DOC_TYPES, STATUS_NAMES
 from ...core.forms import parse_date
 from ...errors import Invalid
 from ...search import Query, search
+from .. import cache
 from .base import Page
 
 
@@ -35,4 +36,5 @@ class Search(Page):
         query = query_from(req)
         result = search(user, query, candidates=self.ctx.settings.search_candidates)
         self.render(req, resp, "search.html", query=query, result=result, doc_types=DOC_TYPES,
-                    status_names=STATUS_NAMES, registers=agencies.registers(user.agency_id))
+                    status_names=STATUS_NAMES,
+                    registers=cache.memo(("registers", user.agency_id), lambda: agencies.registers(user.agency_id)))

@@ -24,6 +24,7 @@ from ...core.access import get_document
 from ...core.doctypes import TYPE_NAMES
 from ...errors import Invalid
 from ...reports import format_value
+from .. import cache
 from ..forms import read_form
 from ..middleware import check_form_csrf
 from .base import Page
@@ -326,9 +327,16 @@ class PreferencesPage(_Work):
         self.redirect("/notifications")
 
 
+def _unread(user) -> int:
+    """The nav's counter, on every page: kept per thread until the next database change (web/cache.py)."""
+    if user is None:
+        return 0
+    return cache.memo(("unread", user.id), lambda: notifications.unread_count(user))
+
+
 def add_routes(app, ctx, templates):
     """Pages and the JSON API of issue 9; the nav's notification counter reads unread_notifications(user)."""
-    templates.globals["unread_notifications"] = notifications.unread_count
+    templates.globals["unread_notifications"] = _unread
     page = {"ctx": ctx, "templates": templates}
     routes = [
         ("/tasks", TasksPage), ("/tasks/new", NewTaskPage), ("/tasks/{task_id:int}", TaskPage),
