@@ -78,6 +78,14 @@ def test_example_seed_is_valid(tmp_path):
     ({"agencies": []}, "seed_no_agency"),
     ({"agencies": [{"code": "000.00.31.H29", "name": "x"}]}, "seed_bad_agency"),
     ({"agencies": [{"code": "H29.31", "old_code": "H29", "name": "x"}]}, "seed_bad_agency"),
+    ({"province": 'an"giang'}, "seed_bad_province"),
+    ({"hub": {"address": "10.0.0.1", "fleet": [{"hostname": "n1", "address": "10.0.0.2"}]}}, "seed_bad_fleet"),
+    ({"role": "hub", "hub": {"fleet": [{"hostname": "Bad_Name", "address": "10.0.0.2"}]}}, "seed_bad_fleet"),
+    ({"role": "hub", "hub": {"fleet": [{"hostname": "n1", "address": "10.0.0.2"},
+                                       {"hostname": "n1", "address": "10.0.0.3"}]}}, "seed_bad_fleet"),
+    ({"role": "hub", "hub": {"fleet": [{"hostname": "n1", "address": "10.0.0.999"}]}}, "seed_bad_address"),
+    ({"role": "hub", "hub": {"fleet": [{"hostname": "n1", "address": "10.0.0.2", "agencies": ["x"]}]}},
+     "seed_bad_fleet"),
 ])
 def test_bad_seed_refused_with_code(change, code):
     import tomllib
@@ -132,17 +140,30 @@ def firstboot_lib(tmp_path, monkeypatch):
                       ("base/templates/etc/chrony/chrony.conf.j2", "chrony.conf.j2"),
                       ("base/templates/etc/sudoers.d/vanban-admins.j2", "vanban-admins.j2"),
                       ("antivirus/templates/etc/clamav/freshclam.conf.j2", "freshclam.conf.j2"),
-                      ("vanban/templates/etc/vanban/vanban.toml.j2", "vanban.toml.j2")]:
+                      ("vanban/templates/etc/vanban/vanban.toml.j2", "vanban.toml.j2"),
+                      ("monitoring/templates/etc/default/prometheus.j2", "prometheus.j2"),
+                      ("monitoring/templates/etc/default/vanban-prometheus-fleet.j2", "vanban-prometheus-fleet.j2"),
+                      ("monitoring/templates/etc/prometheus/vanban/file_sd/alertmanagers.json.j2",
+                       "alertmanagers.json.j2"),
+                      ("monitoring/templates/etc/prometheus/vanban/file_sd/nodes.json.j2", "nodes.json.j2")]:
         (lib / "templates" / dest).write_text((roles / src).read_text())
     (lib / "vanban_net.py").write_text((REPO / "playbooks/filter_plugins/vanban_net.py").read_text())
     (lib / "role-vars.json").write_text(json.dumps({
         "vanban_firewall__ssh_port": 22, "vanban_firewall__ssh_rate": "30/minute", "vanban_firewall__ssh_burst": 20,
         "vanban_firewall__https_extra_networks": [], "vanban_firewall__metrics_ports": [9101, 9100, 9090],
-        "vanban_firewall__hub_node_ports": [8443, 80, 3310], "vanban_base__ntp_allow": [],
+        "vanban_firewall__hub_node_ports": [8443, 80, 3310, 9093], "vanban_base__ntp_allow": [],
         "vanban_antivirus__freshclam_checks": 12, "vanban_antivirus__delegate_below_mb": 1536,
         "vanban_antivirus__socket": "/run/clamav/clamd.ctl", "vanban_antivirus__tcp_port": 3310,
         "vanban_app__data_dir": "/var/lib/vanban", "vanban_app__bind": "127.0.0.1:8080",
-        "vanban_app__max_upload_mb": 50, "vanban_app__settings": {}}))
+        "vanban_app__max_upload_mb": 50, "vanban_app__settings": {},
+        # The monitoring role's defaults as image.yml resolves them.
+        "vanban_monitoring__dir": "/etc/prometheus/vanban", "vanban_monitoring__storage": "/var/lib/prometheus/local",
+        "vanban_monitoring__retention_time": "7d", "vanban_monitoring__retention_size": "1GB",
+        "vanban_monitoring__listen": ":9090", "vanban_monitoring__alertmanager_port": 9093,
+        "vanban_monitoring__federate_port": 9090, "vanban_monitoring__fleet_listen": "127.0.0.1:9092",
+        "vanban_monitoring__fleet_storage": "/var/lib/prometheus/fleet",
+        "vanban_monitoring__fleet_retention_time": "90d", "vanban_monitoring__fleet_retention_size": "20GB",
+        "vanban_monitoring__fleet_external_url": ""}))
     monkeypatch.setattr(fb, "LIB", lib)
     return lib
 
@@ -168,6 +189,79 @@ def test_templates_render_like_the_roles(firstboot_lib, tmp_path):
     # A small node scans at the hub (the antivirus role's rule), a hub always locally.
     assert tomllib.loads(fb.render("vanban.toml.j2", fb.role_vars(seed, mem_mb=1024)))["clamd_socket"] == \
         "198.18.250.1:3310"
+
+
+HUB_SEED = SEED.replace('role = "node"', 'role = "hub"\nprovince = "an-giang"').replace(
+    'hostname = "node-test"', 'hostname = "hub-test"') + """
+[[hub.fleet]]
+hostname = "node-test1"
+address = "198.18.250.11"
+agencies = ["H29.31", "H29.31.01"]
+[[hub.fleet]]
+hostname = "node-test2"
+address = "2001:db8::2"
+"""
+
+
+def _env_file(text: str) -> dict:
+    return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def test_monitoring_identity_of_a_node(firstboot_lib):
+    """/etc/default/prometheus and the Alertmanager target of a node, rendered with the role's templates."""
+    import tomllib
+
+    seed = fb.validate(tomllib.loads(SEED.replace('role = "node"', 'role = "node"\nprovince = "an-giang"')))
+    values = fb.role_vars(seed, mem_mb=2000)
+    env = _env_file(fb.render("prometheus.j2", values))
+    assert env["VANBAN_NODE"] == '"node-test"' and env["VANBAN_PROVINCE"] == '"an-giang"'
+    assert env["VANBAN_AGENCIES"] == '"H29.31"'
+    assert "--storage.tsdb.path=/var/lib/prometheus/local" in env["ARGS"]
+    assert json.loads(fb.render("alertmanagers.json.j2", values)) == [{"targets": ["198.18.250.1:9093"], "labels": {}}]
+    # Without a province the label is the role's default, as site.yml would write it.
+    assert 'VANBAN_PROVINCE="unset"' in fb.render("prometheus.j2", fb.role_vars(fb.validate(tomllib.loads(SEED)), 2000))
+
+
+def test_hub_parts_render_from_the_seed(firstboot_lib):
+    """A hub's fleet list (hub.fleet) becomes the role's nodes.json with each node's own identity, its
+    Alertmanager is on loopback, and the fleet addresses are admitted by the firewall like hub.nodes."""
+    import tomllib
+
+    seed = fb.validate(tomllib.loads(HUB_SEED))
+    values = fb.role_vars(seed, mem_mb=4000)
+    nodes = json.loads(fb.render("nodes.json.j2", values))
+    assert nodes == [
+        {"targets": ["127.0.0.1:9090"], "labels": {"node": "hub-test", "province": "an-giang", "agencies": "H29.31"}},
+        {"targets": ["198.18.250.11:9090"],
+         "labels": {"node": "node-test1", "province": "an-giang", "agencies": "H29.31,H29.31.01"}},
+        {"targets": ["[2001:db8::2]:9090"], "labels": {"node": "node-test2", "province": "an-giang", "agencies": ""}}]
+    assert json.loads(fb.render("alertmanagers.json.j2", values))[0]["targets"] == ["127.0.0.1:9093"]
+    fleet_env = _env_file(fb.render("vanban-prometheus-fleet.j2", values))
+    assert fleet_env["VANBAN_PROVINCE"] == '"an-giang"' and "--web.listen-address=127.0.0.1:9092" in fleet_env["ARGS"]
+    nft = fb.render("nftables.conf.j2", values)
+    assert "elements = { 198.18.250.11/32 }" in nft and "elements = { 2001:db8::2/128 }" in nft
+    assert "tcp dport { 8443, 80, 3310, 9093 } ip saddr @nodes_v4 accept" in nft  # mirror, Alertmanager
+
+
+def test_configure_monitoring_enables_hub_units_only_on_a_hub(firstboot_lib, tmp_path, monkeypatch):
+    """configure_monitoring/configure_hub_services write into a scratch tree; systemctl is recorded, not run
+    (there is no systemd on the test machine)."""
+    import tomllib
+
+    root = tmp_path / "root"
+    calls = []
+    monkeypatch.setattr(fb, "run", lambda *argv, **kw: calls.append(argv))
+    real_write = fb.write
+    monkeypatch.setattr(fb, "write", lambda path, *a, **kw: real_write(
+        path if str(path).startswith(str(root)) else root / str(path).lstrip("/"), *a, **kw))
+    for seed_text in (SEED, HUB_SEED):
+        seed = fb.validate(tomllib.loads(seed_text))
+        values = fb.role_vars(seed, mem_mb=4000) | {"vanban_monitoring__dir": str(root / "etc/prometheus/vanban")}
+        fb.configure_monitoring(seed, values)
+    assert (root / "etc/default/prometheus").read_text().count('VANBAN_NODE="hub-test"') == 1
+    assert (root / "etc/prometheus/vanban/file_sd/nodes.json").exists()
+    assert calls == [("systemctl", "enable", "--no-reload", *fb.HUB_UNITS),
+                     ("systemctl", "start", "--no-block", *fb.HUB_UNITS)]  # the hub's only, not the node's
 
 
 # -- fast: enrolment (node client against the hub endpoint over real HTTPS on loopback) ----------------
@@ -314,10 +408,48 @@ def test_image_is_sealed(image):
     assert "policy drop" in nft and "198.18." not in nft
     # What first boot needs is there: the program, its units, the roles' templates, the app release.
     assert "vanban-firstboot" in ls("/usr/local/sbin")
-    assert "nftables.conf.j2" in ls("/usr/local/lib/vanban-firstboot/templates")
+    templates = ls("/usr/local/lib/vanban-firstboot/templates")
+    assert "nftables.conf.j2" in templates and "nodes.json.j2" in templates and "prometheus.j2" in templates
+    # Hub parts are baked but off: mirror site available not enabled, no monitoring data of the build host.
+    assert "vanban-mirror.conf" in ls("/etc/nginx/sites-available")
+    assert "vanban-mirror.conf" not in ls("/etc/nginx/sites-enabled")
+    assert "prometheus-alertmanager.service" not in ls("/etc/systemd/system/multi-user.target.wants")
+    local = [w for w in ls("/var/lib/prometheus/local").split() if w not in (".", "..")]
+    assert not any(w in ("wal", "chunks_head", "queries.active") for w in local), local
     assert "current" in ls("/opt/vanban")
     # x86-64 baseline: nothing in the release needs newer CPU features (numpy would, for one).
     assert "numpy" not in _debugfs(raw, offset, "ls /opt/vanban/current/lib/python3.11/site-packages")
+
+
+# Fetch a loopback URL inside the guest (no curl in the image), retrying while the service starts (TCG).
+_GET = ("python3 -c 'import sys,time,urllib.request as u\n"
+        "for i in range(90):\n"
+        "  try: print(u.urlopen(sys.argv[1], timeout=10).read().decode()); break\n"
+        "  except Exception as e: err = e; time.sleep(2)\n"
+        "else: sys.exit(str(err))' ")
+
+
+def _check_monitoring(run, name: str, role: str) -> None:
+    """The seed's identity in the local Prometheus (its loaded config), alerts to the hub; on the hub, the
+    fleet Prometheus's targets from hub.fleet, Alertmanager ready, the mirror serving files."""
+    env = run("cat /etc/default/prometheus")
+    assert f'VANBAN_NODE="{name}"' in env and 'VANBAN_PROVINCE="an-giang"' in env and 'VANBAN_AGENCIES="H29.31"' in env
+    config = json.loads(run(_GET + "http://127.0.0.1:9090/api/v1/status/config"))["data"]["yaml"]
+    assert f"node: {name}" in config and "province: an-giang" in config, config[:600]
+    alertmanagers = run("cat /etc/prometheus/vanban/file_sd/alertmanagers.json")
+    assert ("127.0.0.1:9093" if role == "hub" else "198.18.250.1:9093") in alertmanagers
+    assert run(_GET + "http://127.0.0.1:9100/metrics").count("node_systemd_unit_state") > 0
+    if role != "hub":
+        assert run("systemctl is-enabled prometheus-alertmanager || true").strip() == "disabled"
+        assert "vanban-mirror.conf" not in run("ls /etc/nginx/sites-enabled")
+        return
+    targets = run(_GET + "http://127.0.0.1:9092/api/v1/targets")
+    assert '"node":"node-test1"' in targets and "198.18.250.11:9090" in targets, targets[:600]
+    assert f'"node":"{name}"' in targets and "127.0.0.1:9090" in targets
+    run(_GET + "http://127.0.0.1:9093/-/ready")  # fails unless Alertmanager answers 200
+    run("echo mirror-test | sudo -n tee /srv/clamav-mirror/test.txt >/dev/null")
+    assert run(_GET + "http://127.0.0.1/clamav/test.txt").strip() == "mirror-test"
+    assert "198.18.250.11" in run("sudo -n nft list set inet vanban nodes_v4")
 
 
 def _https_json(port: int, path: str) -> tuple[dict, dict]:
@@ -345,22 +477,25 @@ def _https_json(port: int, path: str) -> tuple[dict, dict]:
 @pytest.mark.hosts
 @pytest.mark.timeout(2400)  # two TCG boots on a 2-core machine
 def test_two_boots_of_one_image_become_two_servers(image, tmp_path, hub_endpoint):
-    """Boot two copies with seeds; each configures itself, enrols with the hub (the endpoint on the host's
-    loopback, which qemu's user network shows the guest as 10.0.2.2), serves, firewalls, and has its own
-    identity."""
+    """Boot two copies with seeds, one a node and one a hub; each configures itself, enrols (with the
+    endpoint on the host's loopback, which qemu's user network shows the guest as 10.0.2.2), serves,
+    firewalls, monitors itself with the seed's identity, and has its own identity. The hub also runs the
+    fleet Prometheus (federating the node listed in its seed), Alertmanager and the signature mirror."""
     import qemu
 
     from vanban import enroll
 
     port = hub_endpoint.url.split(":")[2].split("/")[0]
+    servers = [("node-test1", "node"), ("hub-test", "hub")]
 
     key = tmp_path / "admin"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     vms = []
     try:
-        for n in (1, 2):
-            token = enroll.issue_token(hub_endpoint.data, f"node-test{n}")
-            seed = SEED.replace('"node-test"', f'"node-test{n}"').replace(
+        for n, (name, role) in enumerate(servers, 1):
+            token = enroll.issue_token(hub_endpoint.data, name, role=role)
+            seed = (SEED if role == "node" else HUB_SEED).replace('"node-test"', f'"{name}"').replace(
+                'role = "node"', 'role = "node"\nprovince = "an-giang"').replace(
                 SEED.split('ssh_keys = ["')[1].split('"]')[0], (tmp_path / "admin.pub").read_text().strip()).replace(
                 'address = "198.18.250.1"', f'address = "198.18.250.1"\nenroll_token = "{token}"\n'
                 f'enroll_url = "https://{qemu.GUEST_PEER}:{port}/exchange/v1/enroll"')
@@ -369,26 +504,29 @@ def test_two_boots_of_one_image_become_two_servers(image, tmp_path, hub_endpoint
         healthy = [vm.wait_console(qemu.HEALTHY_MARK, timeout=1500) for vm in vms]
         print(f"\npower-on to healthy (TCG, 1 vCPU, two VMs at once): {[round(h) for h in healthy]} s")
         keys, ids = [], []
-        for n, vm in enumerate(vms, 1):
+        for vm, (name, role) in zip(vms, servers, strict=True):
             run = lambda cmd: vm.ssh("vanbanadmin", key, cmd).stdout  # noqa: B023,E731
-            assert run("hostname").strip() == f"node-test{n}"
+            assert run("hostname").strip() == name
+            hub_units = ("vanban-prometheus-fleet", "prometheus-alertmanager")
             for unit in ("vanban-web", "vanban-worker", "nginx", "nftables", "ssh", "clamav-daemon",
-                         "vanban-firstboot", "vanban-firstboot-finish"):
+                         "vanban-firstboot", "vanban-firstboot-finish", "prometheus", "prometheus-node-exporter",
+                         *(hub_units if role == "hub" else ())):
                 assert run(f"systemctl is-active {unit}").strip() == "active", unit
+            _check_monitoring(run, name, role)
             ruleset = run("sudo -n nft list ruleset")
             assert "table inet vanban" in ruleset and "policy drop" in ruleset and "10.0.2.2" in ruleset
             report = json.loads(run("sudo -n cat /var/lib/vanban-firstboot/healthy"))
             assert report["enrolment"] == "done", report
             issued = run("sudo -n openssl x509 -noout -nameopt oneline,-esc_msb -subject -issuer -in /var/lib/vanban/pki/exchange/tls.crt")
-            assert f"CN = node-test{n}" in issued and "CA tỉnh thử nghiệm" in issued
+            assert f"CN = {name}" in issued and "CA tỉnh thử nghiệm" in issued
             assert "enroll-token" not in run("sudo -n ls /var/lib/vanban-firstboot")  # spent, not kept
             agencies = run("sudo -n sqlite3 /var/lib/vanban/vanban.db 'select code from agency'")
             assert "H29.31" in agencies
             # Root cannot log in, whatever key it is offered.
             assert vm.ssh("root", key, "true", check=False).returncode != 0
             body, cert = _https_json(vm.https_port, "/healthz")
-            assert body["status"] == "ok" and body["role"] == "node" and body["db"] == "ok"
-            assert f"CN=node-test{n}" in cert["subject"]
+            assert body["status"] == "ok" and body["role"] == role and body["db"] == "ok"
+            assert f"CN={name}" in cert["subject"]
             keys.append(vm.host_key())
             ids.append(run("cat /etc/machine-id").strip())
         assert keys[0] and keys[0] != keys[1], keys

@@ -27,6 +27,12 @@ rm -f etc/vanban/tls/server.key etc/vanban/tls/server.crt etc/vanban/tls/ca.crt
 find var/lib/vanban -mindepth 1 -delete 2>/dev/null || true
 rm -f var/lib/vanban-firstboot/* 2>/dev/null || true
 
+# Monitoring data recorded while converging (series labelled with the build host, Alertmanager state):
+# each server starts its own. The directories stay (owner prometheus, made by the monitoring role).
+for dir in var/lib/prometheus/local var/lib/prometheus/fleet var/lib/prometheus/alertmanager var/lib/prometheus/metrics2; do
+    if [ -d "$dir" ]; then find "$dir" -mindepth 1 -delete; fi
+done
+
 # The firewall: the build network was the admin network while converging; a sealed image lets
 # nobody in until first boot renders this server's rules (same role template, no networks).
 VANBAN_FIRSTBOOT_LIB="$root/usr/local/lib/vanban-firstboot" "${PYTHON:-python3}" \
