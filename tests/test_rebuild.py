@@ -1,0 +1,384 @@
+"""A node whose disk died is rebuilt from the hub's copy (issue 7 item 5; docs/rebuild.md).
+
+Real province on lab hosts (tests/hostlab): a hub and two nodes converged by site.yml, the exchange running
+between them over mutual TLS (the hub's exchange API under gunicorn on 8443, the nodes' push and poll driven
+by the test), backups to the hub over real SSH. Then node1's disk dies (its container is destroyed and a
+blank one boots with the same name and address), playbooks/rebuild.yml brings it back with the passphrase
+recovered from escrow, and the exchange resumes.
+
+Packages the test follows (node1 is rebuilt, the snapshot is the hub backup):
+  A  node2 -> node1, received and acknowledged before the snapshot: back, and not fetched again
+  B  node1 -> node2, sent before the snapshot
+  E  node1 -> node2, queued before the snapshot, sent after it: sent again after the rebuild, the hub
+     recognises the message id and node2 keeps one copy
+  C  node2 -> node1, issued after the snapshot, not yet polled: delivered after the rebuild
+  F  node2 -> node1, received and acknowledged after the snapshot: the hub has already forgotten its bytes
+  H  node1 -> node2, issued after the rebuild: its outbox row reuses the id of one sent after the snapshot
+F and H are the two gaps this test shows (xfail, strict) until the exchange code closes them (docs/rebuild.md).
+"""
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from hostlab import cgroups
+from hostlab.lab import _close_control_masters
+from hostlab.net import sh
+from hostlab.province import Province
+
+pytestmark = [pytest.mark.hosts, pytest.mark.slow, pytest.mark.timeout(2400)]
+pytest_plugins = ("hostlab.fixtures",)
+
+HUB, NODES = "hub1", ["node1", "node2"]
+AGENCY = {"node1": "H29.31.01", "node2": "H29.32.01"}
+ROOT_PASS = "province-root-passphrase-for-the-lab"
+TIMES: dict[str, float] = {}
+STATE: dict = {}
+
+_ISSUE = r'''
+import sys
+from fpdf import FPDF
+from vanban.clock import SystemClock
+from vanban.core.blobs import BlobStore
+from vanban.models import database, init_database, write_transaction
+from vanban.models.outgoing import Outbox
+from vanban.models.schema import Agency, Attachment, Blob, Document, Register, User
+from vanban.settings import load_settings
+
+agency_code, to, number, subject = sys.argv[1:5]
+settings = load_settings()
+init_database(settings.db_path)
+database.connect(reuse_if_open=True)
+pdf = FPDF()
+pdf.add_page()
+pdf.set_font("helvetica", size=12)
+pdf.cell(text=f"Van ban so {number}")
+data = bytes(pdf.output())
+now = SystemClock().local().replace(microsecond=0)
+blobs = BlobStore(settings.data_path / "blobs")
+staged = blobs.stage_bytes(data)
+with write_transaction():
+    agency = Agency.get(Agency.code == agency_code)
+    user = User.get(User.username == "vanthu")
+    reg = Register.get((Register.agency == agency) & (Register.kind == "outgoing") & (Register.confidential == False))
+    doc = Document.create(agency=agency, direction="out", register=reg, year=now.year, issuer_name=agency.name,
+                          issuer_code=agency.code, number=number, notation="UBND-VP", doc_date=now.date(),
+                          doc_type="CV", subject=subject, medium="electronic", status="issued", created_by=user,
+                          created_at=now)
+    blobs.commit(staged)
+    Blob.insert(sha256=staged.sha256, size=staged.size, created_at=now).on_conflict_ignore().execute()
+    Attachment.create(document=doc, blob=staged.sha256, filename=f"{number}-UBND-VP.pdf",
+                      content_type="application/pdf", size=staged.size, uploaded_by=user, created_at=now)
+    Outbox.create(agency=agency, document=doc, organ_id=to, kind="issue", status="pending", attempts=0,
+                  next_attempt_at=now, created_at=now, last_error="")
+print(doc.id)
+'''
+
+
+def _recovery_key(workdir):
+    """The IT centre's recovery key pair, made at test time: RSA, key encrypted under a passphrase file."""
+    key, cert, pass_file = workdir / "recovery.key", workdir / "recovery.crt", workdir / "recovery.pass"
+    pass_file.write_text("recovery-key-passphrase-for-the-lab\n")
+    pass_file.chmod(0o600)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:3072", "-keyout", str(key), "-out", str(cert),
+                    "-days", "3650", "-subj", "/O=Trung tam CNTT tinh thu/CN=vanban backup recovery",
+                    "-passout", f"file:{pass_file}"], check=True, capture_output=True)
+    return key, cert, pass_file
+
+
+@pytest.fixture(scope="module")
+def province(module_lab_factory, tmp_path_factory):
+    started = time.monotonic()
+    lab = module_lab_factory([HUB, *NODES], name="rb")
+    workdir = tmp_path_factory.mktemp("rebuild")
+    lans = {"node1": f"{lab.subnet.network.network_address + 224}/28",
+            "node2": f"{lab.subnet.network.network_address + 240}/28"}
+    prov = Province(lab, workdir, HUB, NODES, lans)
+    key, cert, pass_file = _recovery_key(workdir)
+    prov.all_vars["vanban_backup_recovery_cert"] = cert.read_text()
+    prov.inventory = prov.write_inventory("hosts.yml")
+    STATE.update(recovery_key=key, recovery_pass=pass_file)
+    TIMES["lab bring-up"] = time.monotonic() - started
+    yield prov
+    print("\nwall times: " + ", ".join(f"{k} {v:.0f}s" for k, v in TIMES.items()))
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def _root(prov, host, command, **kw):
+    """The vanban CLI as root, like the backup units (only root reads the backup passphrase)."""
+    return prov.lab[host].run(f"/opt/vanban/current/bin/vanban --config /etc/vanban/vanban.toml {command}", **kw)
+
+
+def _sql(prov, host, query) -> list[list[str]]:
+    out = prov.lab[host].run(f"sqlite3 -separator '|' /var/lib/vanban/vanban.db {json.dumps(query)}").stdout
+    return [line.split("|") for line in out.splitlines() if line]
+
+
+def _issue(prov, node, to_node, number, subject) -> None:
+    prov.lab[node].run(
+        "runuser -u vanban -- env VANBAN_CONFIG=/etc/vanban/vanban.toml /opt/vanban/current/bin/python "
+        f"/usr/local/share/vanban-issue.py {AGENCY[node]} {AGENCY[to_node]} {number} '{subject}'")
+
+
+def _push(prov, node) -> dict:
+    return json.loads(prov.vanban(node, "exchange push").stdout.strip().splitlines()[-1])
+
+
+def _poll(prov, node) -> dict:
+    return json.loads(prov.vanban(node, "exchange poll").stdout.strip().splitlines()[-1])
+
+
+def _inbox(prov, node) -> dict[str, int]:
+    """Packages in a node's exchange inbox: subject -> number of rows (1 = exactly once)."""
+    rows = _sql(prov, node, "select subject, count(*) from exchange_inbox where kind = 'package' group by subject")
+    return {subject: int(n) for subject, n in rows}
+
+
+def _issue_identities(prov, workdir) -> None:
+    """The provincial root and each server's exchange identity, as the IT centre issues them; installed into
+    <data>/pki/exchange (which the backups carry)."""
+    from vanban.exchange.tls import issue_identity
+    from vanban.signing.pki import Pki
+
+    pki = Pki(workdir / "province-pki", ca_key_bits=2048)
+    pki.init_root("Sở Thông tin và Truyền thông tỉnh thử nghiệm", ROOT_PASS)
+    lab = prov.lab
+    for name in (HUB, *NODES):
+        out = workdir / "identities" / name
+        hosts = [name, lab[name].address]
+        issue_identity(pki, out, name=name, role="hub" if name == HUB else "node", root_passphrase=ROOT_PASS,
+                       hosts=hosts)
+        for f in sorted(out.iterdir()):
+            lab[name].write_file(f"/var/lib/vanban/pki/exchange/{f.name}", f.read_text(),
+                                 mode="0600" if f.suffix == ".key" else "0644")
+        lab[name].run("chown -R vanban:vanban /var/lib/vanban/pki")
+
+
+def _start_exchange(prov, workdir) -> None:
+    lab = prov.lab
+    _issue_identities(prov, workdir)
+    hub_url = f"https://{lab[HUB].address}:8443"
+    prov.vanban(HUB, f"exchange setup --node-name {HUB}")
+    for node in NODES:
+        prov.vanban(HUB, f"hub add-agency --code {AGENCY[node]} --name 'UBND huyện {node}' --node {node}")
+        prov.vanban(node, f"exchange setup --node-name {node} --hub-url {hub_url}")
+        prov.vanban(node, f"create-user --agency {AGENCY[node]} --username vanthu --full-name 'Văn thư' "
+                          "--roles clerk", input="mat-khau-thu-1\nmat-khau-thu-1\n")
+        lab[node].write_file("/usr/local/share/vanban-issue.py", _ISSUE)
+        # The test drives push and poll itself, so it decides what the hub still holds at each step.
+        lab[node].run("systemctl stop vanban-worker")
+    pki = "/var/lib/vanban/pki/exchange"
+    # The playbooks do not deploy the hub's exchange endpoint yet: run it as a transient unit, the way
+    # tests/exchange_lab.py runs it (gunicorn, mutual TLS against the provincial root).
+    lab[HUB].run(
+        "systemd-run --unit vanban-exchange-lab -p User=vanban -p Group=vanban "
+        "-E VANBAN_CONFIG=/etc/vanban/vanban.toml -E VANBAN_WORKERS=1 "
+        "/opt/vanban/current/bin/gunicorn -c python:vanban.gunicorn_conf --bind 0.0.0.0:8443 "
+        f"--certfile {pki}/tls.crt --keyfile {pki}/tls.key --ca-certs {pki}/ca.crt --cert-reqs 2 "
+        "'vanban.exchange.api:create_wsgi()'")
+    for _ in range(60):
+        if lab["node1"].tcp_state(lab[HUB].address, 8443) == "open":
+            return
+        time.sleep(1)
+    raise AssertionError(lab[HUB].run("journalctl -u vanban-exchange-lab --no-pager | tail -30").stdout)
+
+
+def _kill_disk(lab, name: str) -> None:
+    """The disk dies: the container stops for good and its whole file system (the overlay's upper layer)
+    is thrown away; a blank Debian host boots with the same name, address and admin key."""
+    host = lab[name]
+    _close_control_masters(lab.dir)
+    host.proc.send_signal(signal.SIGTERM)
+    try:
+        host.proc.wait(30)
+    except subprocess.TimeoutExpired:
+        host.proc.kill()
+        host.proc.wait(10)
+    for hierarchy in cgroups.HIERARCHIES:  # whatever outlived nspawn in the host's cgroup
+        tree = hierarchy / f"vanban-lab-{lab.id}" / name
+        for procs in tree.rglob("cgroup.procs") if tree.is_dir() else []:
+            for pid in procs.read_text().split():
+                subprocess.run(["kill", "-9", pid], capture_output=True)
+    for _ in range(50):
+        if sh("umount", str(host.root), check=False).returncode == 0:
+            break
+        time.sleep(0.2)
+    for sub in ("upper", "work"):
+        shutil.rmtree(host.dir / sub)
+        (host.dir / sub).mkdir()
+    sh("mount", "-t", "overlay", "overlay", "-o",
+       f"lowerdir={lab.lower},upperdir={host.dir / 'upper'},workdir={host.dir / 'work'}", str(host.root))
+    lab._personalise(host)
+    dirs = cgroups.create(lab.id, host.name)
+    log = open(host.dir / "console.log", "ab")
+    host.proc = subprocess.Popen(
+        ["systemd-nspawn", "-q", "-b", "-D", str(host.root), f"--machine={lab.id}-{host.name}"[:64],
+         "--register=no", "--keep-unit", f"--network-namespace-path=/run/netns/{host.netns}",
+         "--console=read-only", "--resolv-conf=off", "--capability=CAP_NET_ADMIN", "--timezone=off"],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        preexec_fn=lambda: cgroups.enter(dirs))
+    log.close()
+    lab._save_state()
+    lab.wait_ssh()
+
+
+# ------------------------------------------------------------------------------------------------ the story
+def test_converge_with_escrow(province):
+    run = province.play("site.yml")
+    TIMES["first converge"] = run.seconds
+    assert run.rc == 0, run.output[-4000:]
+    lab = province.lab
+    passphrase = lab["node1"].run("cat /etc/vanban/backup.passphrase").stdout.strip()
+    # The sealed copy is at the hub (root only) and on the controller, and opens only with the recovery key.
+    sealed_hub = lab[HUB].run("stat -c '%U %a' /srv/vanban-escrow/node1.p7m").stdout.split()
+    assert sealed_hub == ["root", "600"]
+    sealed = (province.workdir / "escrow" / "node1.p7m").read_text()
+    assert sealed == lab[HUB].run("cat /srv/vanban-escrow/node1.p7m").stdout
+    assert "BEGIN CMS" in sealed and passphrase not in sealed
+    opened = subprocess.run(["openssl", "cms", "-decrypt", "-inform", "PEM", "-inkey", str(STATE["recovery_key"]),
+                             "-passin", f"file:{STATE['recovery_pass']}"], input=sealed, capture_output=True,
+                            text=True)
+    assert opened.returncode == 0 and opened.stdout.strip() == passphrase
+    for log in province.workdir.glob("*.log"):
+        assert passphrase not in log.read_text(), log.name
+
+
+def test_exchange_then_backup_then_more_exchange(province, tmp_path_factory):
+    started = time.monotonic()
+    _start_exchange(province, tmp_path_factory.mktemp("pki"))
+    # Before the snapshot.
+    _issue(province, "node2", "node1", "1", "A truoc sao luu")
+    assert _push(province, "node2")["sent"] == 1
+    assert _poll(province, "node1")["received"] >= 1
+    _issue(province, "node1", "node2", "2", "B truoc sao luu")
+    assert _push(province, "node1")["sent"] == 2                 # B, and the 01 (arrived) status for A
+    assert _poll(province, "node2")["received"] >= 1
+    _issue(province, "node1", "node2", "3", "E gui sau sao luu")  # queued, not pushed yet
+    STATE["documents"] = int(_sql(province, "node1", "select count(*) from document")[0][0])
+    now = _root(province, "node1", "backup now --repo hub --quiet", check=False)
+    assert now.returncode == 0, now.stdout + now.stderr
+    STATE["snapshot"] = json.loads(_root(province, "node1", "backup list --repo hub --json").stdout)["hub"][-1]["name"]
+    # After the snapshot.
+    assert _push(province, "node1")["sent"] >= 1                 # E leaves
+    assert _poll(province, "node2")["received"] >= 1
+    _issue(province, "node2", "node1", "4", "F nhan sau sao luu")
+    _push(province, "node2")
+    assert _poll(province, "node1")["received"] >= 1             # F received and acknowledged
+    _issue(province, "node2", "node1", "5", "C cho tai hub")
+    _push(province, "node2")                                     # C waits at the hub
+    _issue(province, "node1", "node2", "6", "G gui sau sao luu")
+    _push(province, "node1")
+    _poll(province, "node2")
+    assert set(_inbox(province, "node2")) == {"B truoc sao luu", "E gui sau sao luu", "G gui sau sao luu"}
+    assert set(_inbox(province, "node1")) == {"A truoc sao luu", "F nhan sau sao luu"}
+    TIMES["exchange + backup"] = time.monotonic() - started
+
+
+def test_dead_disk_is_rebuilt_from_the_hub(province):
+    lab = province.lab
+    started = time.monotonic()
+    _kill_disk(lab, "node1")
+    assert lab["node1"].run("test -e /var/lib/vanban || test -e /etc/vanban", check=False).returncode != 0
+    TIMES["disk replaced"] = time.monotonic() - started
+    run = province.play("rebuild.yml", "--limit", f"{HUB},node1,localhost", "-e", "node=node1",
+                        "-e", f"vanban_recovery_key={STATE['recovery_key']}",
+                        "-e", f"vanban_recovery_key_pass_file={STATE['recovery_pass']}")
+    TIMES["rebuild.yml"] = run.seconds
+    assert run.rc == 0, run.output[-5000:]
+    passphrase = lab["node1"].run("cat /etc/vanban/backup.passphrase").stdout.strip()
+    for log in province.workdir.glob("*.log"):
+        assert passphrase not in log.read_text(), log.name
+    assert STATE["snapshot"] in run.output
+    # The documents of the snapshot are back, with their files intact, and the node is healthy.
+    assert int(_sql(province, "node1", "select count(*) from document")[0][0]) == STATE["documents"]
+    health = json.loads(lab["node1"].run("curl -sk https://127.0.0.1/healthz").stdout)
+    assert health["status"] == "ok"
+    assert lab["node1"].run("systemctl is-active vanban-backup.timer vanban-drill.timer").stdout.split() == \
+        ["active", "active"]
+    # The new host's key replaced the dead one's at the hub; the node backs up there again.
+    listed = json.loads(_root(province, "node1", "backup list --repo hub --json").stdout)["hub"]
+    assert STATE["snapshot"] in [a["name"] for a in listed] and listed[-1]["name"] != STATE["snapshot"]
+
+
+def test_exchange_resumes_without_duplicates(province):
+    lab = province.lab
+    lab["node1"].run("systemctl stop vanban-worker")
+    # E was queued in the snapshot: it goes again, the hub knows its message id, node2 keeps one copy.
+    pushed = _push(province, "node1")
+    assert pushed["failed"] == 0, pushed
+    polled = _poll(province, "node1")
+    assert polled["refused"] == 0, polled
+    _poll(province, "node2")
+    inbox1, inbox2 = _inbox(province, "node1"), _inbox(province, "node2")
+    assert inbox1.get("A truoc sao luu") == 1        # restored, not fetched twice
+    assert inbox1.get("C cho tai hub") == 1          # waited at the hub, delivered once
+    for subject in ("B truoc sao luu", "E gui sau sao luu", "G gui sau sao luu"):
+        assert inbox2.get(subject) == 1, inbox2      # nothing duplicated at the receiver
+    # Statuses re-sent from the restored outbox are recognised by their message ids too.
+    dup = _sql(province, HUB, "select message_id, recipient, count(*) from hub_message "
+                              "group by message_id, recipient having count(*) > 1")
+    assert dup == []
+    # New traffic both ways.
+    _issue(province, "node2", "node1", "7", "K sau khoi phuc")
+    _push(province, "node2")
+    assert _poll(province, "node1")["received"] >= 1
+    assert _inbox(province, "node1").get("K sau khoi phuc") == 1
+
+
+@pytest.mark.xfail(strict=True, reason="the hub deletes a message's bytes when the node acknowledges it "
+                   "(exchange/hub.py acknowledge): a package acknowledged after the snapshot cannot be re-delivered")
+def test_package_acknowledged_after_the_snapshot_comes_back(province):
+    _poll(province, "node1")
+    assert _inbox(province, "node1").get("F nhan sau sao luu") == 1
+
+
+@pytest.mark.xfail(strict=True, reason="outgoing message ids are derived from the outbox row id "
+                   "(exchange/node.py _push_outgoing): after a restore a new row reuses the id of one sent after "
+                   "the snapshot and the hub takes it for that message")
+def test_new_outgoing_after_the_rebuild_is_delivered(province):
+    _issue(province, "node1", "node2", "8", "H sau khoi phuc")
+    _push(province, "node1")
+    _poll(province, "node2")
+    assert _inbox(province, "node2").get("H sau khoi phuc") == 1
+
+
+def test_restore_drill_on_the_rebuilt_node(province):
+    node1 = province.lab["node1"]
+    started = time.monotonic()
+    node1.run("systemctl start vanban-drill.service", timeout=900)
+    TIMES["restore drill"] = time.monotonic() - started
+    metrics = node1.run("cat /var/lib/prometheus/node-exporter/vanban_restore_drill.prom").stdout
+    values = dict(line.split(" ", 1) for line in metrics.splitlines() if not line.startswith("#"))
+    assert float(values["vanban_restore_drill_success"]) == 1.0, metrics
+    assert abs(float(values["vanban_restore_drill_last_success_timestamp_seconds"]) - time.time()) < 900
+
+
+def test_node_key_cannot_delete_its_history_at_the_hub(province):
+    """Over the real SSH path: the node's own credentials run delete and prune against its hub repository;
+    the archives disappear from the node's view but every segment stays, and a whole-repository delete is
+    refused by the forced `borg serve --append-only`."""
+    lab = province.lab
+    segments = "find /srv/borg/node1/data -type f -printf '%P %s\\n' | sort"
+    before = lab[HUB].run(segments).stdout
+    env = ("BORG_PASSCOMMAND='cat /etc/vanban/backup.passphrase' BORG_BASE_DIR=/var/lib/vanban-backup "
+           "BORG_RSH=\"$(sed -n 's/^rsh = \"\\(.*\\)\"$/\\1/p' /etc/vanban/backup.toml)\" "
+           "BORG_DELETE_I_KNOW_WHAT_I_AM_DOING=YES")
+    url = json.loads(_root(province, "node1", "backup list --repo hub --json").stdout)["hub"][0]["name"]
+    repo = lab["node1"].run("sed -n 's/^hub_repo = \"\\(.*\\)\"$/\\1/p' /etc/vanban/backup.toml").stdout.strip()
+    whole = lab["node1"].run(f"{env} borg delete {repo}", check=False)
+    assert whole.returncode != 0 and "append-only" in whole.stderr, whole.stderr
+    lab["node1"].run(f"{env} borg prune --keep-last 1 {repo}")
+    lab["node1"].run(f"{env} borg delete {repo}::{url}", check=False)
+    after = dict(line.split() for line in lab[HUB].run(segments).stdout.splitlines())
+    for line in before.splitlines():
+        name, size = line.split()
+        assert after.get(name) == size, (name, size)  # no segment removed or shrunk
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-x", "-p", "no:randomly", "-s"]))
