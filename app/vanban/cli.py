@@ -172,6 +172,9 @@ def cmd_serve(args) -> int:
 def cmd_worker(args) -> int:
     from huey.consumer import Consumer
 
+    from .memory import limit_malloc_arenas
+
+    limit_malloc_arenas()
     ctx = _context(args)
     Consumer(ctx.jobs.huey, workers=1, worker_type="thread").run()
     return 0

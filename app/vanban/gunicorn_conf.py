@@ -5,9 +5,12 @@ import shutil
 import sys
 from pathlib import Path
 
+from vanban.memory import limit_malloc_arenas
 from vanban.settings import load_settings
 
 _s = load_settings()
+
+limit_malloc_arenas()  # inherited by the workers (vanban/memory.py)
 bind = _s.bind
 workers = int(_s.workers)
 # gthread: a few threads per worker keep slow clients (old PCs, poor links) from blocking a whole worker;
