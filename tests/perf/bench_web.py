@@ -5,7 +5,8 @@
 What it does, in one run:
 1. builds (or reuses) the store with gen_corpus.py under /var/tmp/vanban-bench and runs `vanban migrate` on it;
 2. serves a Falcon hello-world (hello_app.py) with `gunicorn -c python:vanban.gunicorn_conf` (2 workers,
-   gthread, the same access log) and measures it: the framework's ceiling on this machine;
+   gthread, the same access log): the framework's ceiling on this machine, measured in rounds alternating
+   with the inbox's (so a shared machine's changing speed moves both alike);
 3. serves the app the same way (vanban.wsgi:app) plus the job worker (`vanban worker`), logs in through the
    login form, and measures at 32 concurrent connections: the inbox page of a specialist (real session check,
    layout and counters), document pages, searches without diacritics (`quyet dinh`, `cong van`, `uy ban`,
@@ -200,6 +201,28 @@ def wrk(port, script: Path, duration: int, connections=CONNECTIONS, server=None)
             "cpu_ms": 1000 * server_cpu / max(r["requests"], 1), "load": (load0 + os.getloadavg()[0]) / 2}
 
 
+# This machine's speed swings between two levels every few seconds (hello-world 2,500 or 6,000 req/s, the
+# kernel's share of the time tripling in the slow phase): the inbox is compared with the hello-world round
+# just before it, and the median of those pairs is its share.
+ROUNDS = 8
+
+
+def round_seconds(duration: int) -> int:
+    return max(2, duration // ROUNDS)
+
+
+def combine(rounds: list[dict]) -> dict:
+    """Rounds of one scenario as one: throughput and CPU over all requests, latency percentiles of the median
+    round (by throughput), the highest client CPU and the mean load."""
+    total = sum(r["requests"] for r in rounds)
+    seconds = sum(r["requests"] / r["rps"] for r in rounds if r["rps"])
+    median = sorted(rounds, key=lambda r: r["rps"])[len(rounds) // 2]
+    return {**median, "rps": total / seconds, "requests": total, "errors": sum(r["errors"] for r in rounds),
+            "client_cpu": max(r["client_cpu"] for r in rounds),
+            "cpu_ms": sum(r["cpu_ms"] * r["requests"] for r in rounds) / max(total, 1),
+            "load": sum(r["load"] for r in rounds) / len(rounds), "rounds": len(rounds)}
+
+
 def login(port, username, password) -> tuple[str, str]:
     """Log in through the form; returns (cookie header value, the session's CSRF token)."""
     form = urllib.parse.urlencode({"username": username, "password": password, "next": "/inbox"})
@@ -301,22 +324,23 @@ def run(args) -> dict:
     results, mem = {}, {}
     gunicorn = [str(BIN / "gunicorn"), "-c", "python:vanban.gunicorn_conf"]
 
-    # 1. the framework's ceiling
+    # 1. the framework's ceiling, served next to the app (idle while the app is measured)
     hello_port = free_port()
     conf = write_config(tmp, tmp / "hello-data", hello_port)
     hello = Server(gunicorn + ["--chdir", str(HERE), "hello_app:app"], {"VANBAN_CONFIG": str(conf)},
                    tmp / "hello.log", hello_port)
-    try:
-        wrk(hello_port, lua_script(tmp, "hello", ["/"]), 3)
-        results["hello-world"] = wrk(hello_port, lua_script(tmp, "hello", ["/"]), args.duration, server=hello)
-    finally:
-        hello.stop()
+    hello_script = lua_script(tmp, "hello", ["/"])
+    wrk(hello_port, hello_script, 3)
 
     # 2. the app and its job worker
     port = free_port()
     conf = write_config(tmp, data_dir, port)
     env = {"VANBAN_CONFIG": str(conf)}
-    web = Server(gunicorn + ["vanban.wsgi:app"], env, tmp / "web.log", port)
+    try:
+        web = Server(gunicorn + ["vanban.wsgi:app"], env, tmp / "web.log", port)
+    except Exception:
+        hello.stop()
+        raise
     worker = Server([str(BIN / "vanban"), "worker"], env, tmp / "worker.log")
     try:
         users = meta["bench_users"]
@@ -334,8 +358,18 @@ def run(args) -> dict:
             status, _, page = request(port, "GET", path, headers={"Cookie": spec_cookie})
             if status != 200 or marker not in page:
                 raise RuntimeError(f"{path}: {status}, marker {marker!r} missing")
+        # The ratio the target is about: hello-world and inbox in alternating rounds, so that a change in
+        # the shared machine's speed during the run moves both alike.
+        inbox_script = lua_script(tmp, "inbox", ["/inbox"], spec_cookie)
+        wrk(port, inbox_script, 3)
+        rounds = {"hello-world": [], "inbox": []}
+        for _ in range(ROUNDS):
+            rounds["hello-world"].append(wrk(hello_port, hello_script, round_seconds(args.duration), server=hello))
+            rounds["inbox"].append(wrk(port, inbox_script, round_seconds(args.duration), server=web))
+        results.update({name: combine(rs) for name, rs in rounds.items()})
+        pairs = sorted(i["rps"] / h["rps"] for h, i in zip(rounds["hello-world"], rounds["inbox"], strict=True))
+        results["inbox"]["share"], results["inbox"]["pairs"] = statistics.median(pairs), pairs  # of hello-world, by pairs of adjacent rounds
         scenarios = [
-            ("inbox", ["/inbox"], spec_cookie),
             ("document page", [f"/documents/{d}" for d in docs], spec_cookie),
             ("search (4 queries)", ["/search?" + urllib.parse.urlencode({"q": q}) for q in SEARCHES], spec_cookie),
         ]
@@ -362,6 +396,7 @@ def run(args) -> dict:
     finally:
         worker.stop()
         web.stop()
+        hello.stop()
     return {"results": results, "memory": mem, "meta": meta, "data_dir": str(data_dir), "logs": str(tmp)}
 
 
@@ -385,7 +420,8 @@ def report(out: dict, command: str) -> str:
     hello_cpu = res["hello-world"]["cpu_ms"]
     for name, r in res.items():
         if "rps" in r:
-            lines.append(f"| {name} | {r['connections']} | {r['rps']:,.0f} | {100 * r['rps'] / hello:.0f}% | "
+            share = r.get("share", r["rps"] / hello)
+            lines.append(f"| {name} | {r['connections']} | {r['rps']:,.0f} | {100 * share:.0f}% | "
                          f"{r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | {r['errors']} | {r['cpu_ms']:.2f} | "
                          f"{r['load']:.1f} |")
         else:
@@ -406,8 +442,9 @@ def report(out: dict, command: str) -> str:
     inbox, search = res["inbox"], res["search (4 queries)"]
     common = max(r["p95"] for n, r in res.items() if n.endswith("1 user") and "dong nai" not in n)
     lines += ["", "Targets:",
-              f"- inbox ≥ 50% of hello-world: {100 * inbox['rps'] / hello:.0f}% "
-              f"{'OK' if inbox['rps'] >= hello / 2 else 'MISSED'}; p95 < 50 ms: {inbox['p95']:.1f} ms "
+              f"- inbox ≥ 50% of hello-world: {100 * inbox['share']:.0f}% (median of {len(inbox['pairs'])} "
+              f"alternating pairs: {', '.join(f'{100 * x:.0f}' for x in inbox['pairs'])}) "
+              f"{'OK' if inbox['share'] >= 0.5 else 'MISSED'}; p95 < 50 ms: {inbox['p95']:.1f} ms "
               f"{'OK' if inbox['p95'] < 50 else 'MISSED'}",
               f"- common-term search p95 (1 user) < 50 ms: {common:.1f} ms {'OK' if common < 50 else 'MISSED'}; "
               f"≥ 200 searches/s: {search['rps']:.0f} {'OK' if search['rps'] >= 200 else 'MISSED'} (at "
