@@ -125,3 +125,20 @@ def test_two_hubs_in_a_chain_use_the_same_protocol(lab):
     assert node1.cli_json("exchange", "poll")["received"] == 1
     assert query(node1, "SELECT recipient, status_code FROM exchange_receipt") == [("H19.43", "01")]
     assert query(national, "SELECT count(*) FROM hub_message WHERE state = 'queued'") == [(0,)]
+
+
+def test_outbox_message_id_is_stable_for_a_row_and_new_for_a_reused_row_id():
+    """A retry sends the same message id (the hub keeps one copy); a node restored from a backup hands out row
+    ids again, and the new row must not be taken for the one sent under that id before the disk died."""
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from vanban.exchange.node import outbox_message_id
+
+    row = SimpleNamespace(id=7, created_at=datetime(2026, 3, 10, 9, 0, 0, 123456), document_id=41,
+                          organ_id="H19.43", kind="issue")
+    first = outbox_message_id("node1", row)
+    assert first == outbox_message_id("node1", row) and first.startswith("node1-ob7-") and len(first) <= 40
+    reused = SimpleNamespace(**{**vars(row), "created_at": datetime(2026, 3, 12, 14, 5), "document_id": 44})
+    assert outbox_message_id("node1", reused) != first
+    assert len(outbox_message_id("a-very-long-node-name-indeed", SimpleNamespace(**{**vars(row), "id": 9999999}))) <= 40

@@ -14,7 +14,9 @@ Packages the test follows (node1 is rebuilt, the snapshot is the hub backup):
   C  node2 -> node1, issued after the snapshot, not yet polled: delivered after the rebuild
   F  node2 -> node1, received and acknowledged after the snapshot: the hub has already forgotten its bytes
   H  node1 -> node2, issued after the rebuild: its outbox row reuses the id of one sent after the snapshot
-F and H are the two gaps this test shows (xfail, strict) until the exchange code closes them (docs/rebuild.md).
+H is delivered because an outgoing message id includes its outbox row's creation time and document
+(exchange/node.py outbox_message_id), not the row id alone. F is the gap this test shows (xfail, strict) until
+the hub keeps acknowledged bytes (docs/rebuild.md).
 """
 
 import json
@@ -337,9 +339,6 @@ def test_package_acknowledged_after_the_snapshot_comes_back(province):
     assert _inbox(province, "node1").get("F nhan sau sao luu") == 1
 
 
-@pytest.mark.xfail(strict=True, reason="outgoing message ids are derived from the outbox row id "
-                   "(exchange/node.py _push_outgoing): after a restore a new row reuses the id of one sent after "
-                   "the snapshot and the hub takes it for that message")
 def test_new_outgoing_after_the_rebuild_is_delivered(province):
     _issue(province, "node1", "node2", "8", "H sau khoi phuc")
     _push(province, "node1")

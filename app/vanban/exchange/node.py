@@ -148,9 +148,17 @@ def push(ctx, client, limit: int = 100) -> dict:
     return result
 
 
+def outbox_message_id(node_name: str, row) -> str:
+    """The hub's message id for an outbox row: the same on every retry (the hub keeps one copy), and new for a
+    new row even where a node restored from a backup hands out row ids again that it had already sent after
+    that backup (the row's creation time and document are part of it)."""
+    stamp = f"{row.id}|{row.created_at}|{row.document_id}|{row.organ_id}|{row.kind}"
+    return f"{node_name[:16]}-ob{row.id}-{hashlib.sha256(stamp.encode()).hexdigest()[:12]}"[:40]
+
+
 def _push_outgoing(ctx, client, Outbox, row, now) -> str:
     config = config_of(ctx)
-    message_id = f"{config.node_name or 'node'}-ob{row.id}"[:40]
+    message_id = outbox_message_id(config.node_name or "node", row)
     try:
         data = _message_for_outbox(ctx, row)
         client.send(row.organ_id, message_id, data)
