@@ -45,6 +45,8 @@ SETTINGS = [
     Setting("base_url", "", "Public address of this server, for links in mail (e.g. https://vanban.nhontrach.dongnai.gov.vn)."),
     Setting("fleet_prometheus_url", "http://127.0.0.1:9092",
             "Fleet Prometheus that the hub's fleet page (/fleet) reads through its HTTP API (vanban-prometheus-fleet)."),
+    Setting("hub_keep_acknowledged_days", 14,
+            "Hub: days an acknowledged message's bytes are kept, so a node rebuilt from an older backup gets it again."),
     Setting("search_candidates", 200, "Newest matches reranked per search; bounds search cost on big stores."),
 ]
 

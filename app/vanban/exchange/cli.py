@@ -139,6 +139,33 @@ def cmd_hub_upstream(args) -> int:
     return 0
 
 
+def cmd_hub_redeliver(args) -> int:
+    """After a node is rebuilt from a backup: queue again what it acknowledged since the snapshot."""
+    from datetime import timedelta
+
+    from ..errors import Invalid, NotFound
+    from . import hub
+
+    ctx = _ctx(args)
+    try:
+        since = args.since
+        if args.margin_minutes:
+            since = hub._since(since, ctx.clock.now(), ctx.clock.tz) - timedelta(minutes=args.margin_minutes)
+        _print(hub.redeliver(ctx.blobs, ctx.clock.now(), args.node, since, ctx.clock.tz))
+    except (Invalid, NotFound) as exc:
+        print(f"lỗi: {exc.message} [{exc.code}]", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_hub_sweep(args) -> int:
+    from . import hub
+
+    ctx = _ctx(args)
+    _print(hub.sweep_acknowledged(ctx.blobs, ctx.clock.now(), ctx.settings.hub_keep_acknowledged_days))
+    return 0
+
+
 def register(subparsers) -> None:
     ex = subparsers.add_parser("exchange", help="liên thông: push, poll, status, setup")
     sub = ex.add_subparsers(dest="exchange_command", required=True)
@@ -174,3 +201,11 @@ def register(subparsers) -> None:
     a.set_defaults(func=cmd_hub_add)
     hs.add_parser("list", help="the directory and the queue").set_defaults(func=cmd_hub_list)
     hs.add_parser("upstream", help="exchange with the upstream hub once").set_defaults(func=cmd_hub_upstream)
+    r = hs.add_parser("redeliver", help="queue again what a rebuilt node acknowledged since its snapshot (JSON)")
+    r.add_argument("--node", required=True, help="the node's name (CN), or agency codes it hosts (comma separated)")
+    r.add_argument("--since", required=True, help="ISO time of the restored snapshot, e.g. 2026-03-09T01:00:00+00:00")
+    r.add_argument("--margin-minutes", type=int, default=0,
+                   help="start this many minutes before --since (clock skew; a second copy is harmless)")
+    r.set_defaults(func=cmd_hub_redeliver)
+    hs.add_parser("sweep", help="remove the bytes of messages acknowledged longer ago than "
+                                "hub_keep_acknowledged_days").set_defaults(func=cmd_hub_sweep)

@@ -1,7 +1,8 @@
 """The hub role: the province's agency directory and the store-and-forward relay (ARCHITECTURE §2, §5).
 
-A message is stored (file fsynced, row committed) before the sender gets its 201, and stays until the
-receiving node acknowledges it. Messages for agencies outside the directory go to the upstream hub
+A message is stored (file fsynced, row committed) before the sender gets its 201, and is delivered until the
+receiving node acknowledges it; its bytes stay ``hub_keep_acknowledged_days`` longer, so a node rebuilt from
+a backup older than the acknowledgement can have it again (`vanban hub redeliver`, docs/rebuild.md). Messages for agencies outside the directory go to the upstream hub
 (``hub_url`` in the hub's exchange.toml) with the same protocol; the upstream lists the agencies of this
 province as hosted by this hub, so answers come back when this hub polls it like a node would.
 """
@@ -168,7 +169,9 @@ def message_for(node: str, hub_id) -> HubMessage:
 
 
 def acknowledge(blobs, now, node: str, hub_id, state: str = "done") -> HubMessage:
-    """The node has stored the message: the hub may forget its bytes (keeps the row for the figures)."""
+    """The node has stored the message. The hub keeps the bytes for ``hub_keep_acknowledged_days`` (a node
+    rebuilt from an older backup gets them again through `vanban hub redeliver`); sweep_acknowledged()
+    removes them later. ``blobs`` stays in the signature for the API's callers."""
     if state not in ("done", "fail"):
         raise Invalid("Trạng thái xác nhận: done hoặc fail.", code="ack_state_invalid")
     with write_transaction():
@@ -177,15 +180,96 @@ def acknowledge(blobs, now, node: str, hub_id, state: str = "done") -> HubMessag
             return row  # a second ack (the first answer was lost) changes nothing
         HubMessage.update(state="acked", ack_state=state, done_at=now.replace(tzinfo=None)).where(
             HubMessage.id == row.id).execute()
-    _release_blob(blobs, row.blob_sha)
     return row
 
 
-def _release_blob(blobs, sha: str) -> None:
-    still_needed = HubMessage.select().where((HubMessage.blob_sha == sha) &
-                                             HubMessage.state.in_(("queued", "upstream"))).exists()
-    if not still_needed:
-        blobs.remove(sha)
+# Rows whose bytes the sweep may remove once done_at is older than the retention period.
+FINISHED = ("acked", "forwarded")
+SWEEP_LOOKBACK_DAYS = 30  # rows finished this long before the cutoff were swept by earlier runs
+
+
+def sweep_acknowledged(blobs, now, keep_days: int, lookback_days: int = SWEEP_LOOKBACK_DAYS) -> dict:
+    """Remove the bytes of messages acknowledged (or forwarded upstream) more than ``keep_days`` ago. Blobs
+    are content-addressed and shared: one package to several agencies is one file, and a daily report could
+    in principle be the same bytes. A blob goes only when no row names it that still needs it: a message
+    not finished, one finished within the retention period, or a stored report. Only rows finished in the
+    ``lookback_days`` before the cutoff are looked at, so an hourly run stays small; older ones were swept.
+    The files go while the write lock is held, so a concurrent redeliver() cannot queue a message whose
+    bytes are being removed."""
+    local = now.replace(tzinfo=None)
+    cutoff = local - timedelta(days=max(0, int(keep_days)))
+    removed = 0
+    with write_transaction():
+        old = (HubMessage.select(HubMessage.blob_sha).distinct()
+               .where(HubMessage.state.in_(FINISHED) & (HubMessage.done_at < cutoff) &
+                      (HubMessage.done_at >= cutoff - timedelta(days=lookback_days))))
+        for sha in [r.blob_sha for r in old]:
+            if _blob_still_needed(sha, cutoff) or not blobs.exists(sha):
+                continue
+            blobs.remove(sha)
+            removed += 1
+    return {"removed": removed, "cutoff": cutoff.isoformat(timespec="seconds")}
+
+
+def _blob_still_needed(sha: str, cutoff) -> bool:
+    named = HubMessage.select().where(HubMessage.blob_sha == sha)
+    unfinished = named.where(HubMessage.state.not_in(FINISHED) | HubMessage.done_at.is_null()).exists()
+    recent = named.where(HubMessage.state.in_(FINISHED) & (HubMessage.done_at >= cutoff)).exists()
+    return unfinished or recent or HubReport.select().where(HubReport.blob_sha == sha).exists()
+
+
+def redeliver(blobs, now, node: str, since, tz) -> dict:
+    """Put back in the queue the messages for ``node``'s agencies acknowledged at or after ``since`` (a node
+    rebuilt from a backup taken at ``since`` lost them). ``node``: the node's name or agency codes (comma
+    separated). The node's dedup key (DocumentId + recipient) absorbs what it already had. Messages whose
+    bytes the retention sweep already removed stay acknowledged and are listed as lost."""
+    since_local = _since(since, now, tz)
+    with write_transaction():
+        node_name, agencies = _node_agencies(node)
+        rows = list(HubMessage.select().where((HubMessage.state == "acked") & HubMessage.recipient.in_(agencies) &
+                                              (HubMessage.done_at >= since_local)).order_by(HubMessage.id))
+        kept = [r for r in rows if blobs.exists(r.blob_sha)]
+        lost = [r for r in rows if not blobs.exists(r.blob_sha)]
+        if kept:
+            HubMessage.update(state="queued", ack_state="", done_at=None).where(
+                HubMessage.id.in_([r.id for r in kept])).execute()
+    return {"node": node_name, "agencies": agencies, "since": since_local.isoformat(timespec="seconds"),
+            "requeued": len(kept), "lost": [{"hub_id": r.id, "message_id": r.message_id, "kind": r.kind,
+                                             "recipient": r.recipient, "document_id": r.document_id,
+                                             "acknowledged_at": r.done_at.isoformat(timespec="seconds")}
+                                            for r in lost]}
+
+
+def _since(value, now, tz):
+    """ISO time (with offset, or local time of the hub) -> naive local time as the rows store it."""
+    from datetime import datetime
+
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise Invalid(f"Thời điểm --since không hợp lệ: {value!r} (ISO 8601, ví dụ 2026-03-09T08:00:00+07:00).",
+                          code="since_invalid") from None
+    aware = value.replace(tzinfo=tz) if value.tzinfo is None else value
+    if aware > now:
+        raise Invalid("Thời điểm --since ở tương lai.", code="since_in_future")
+    return aware.astimezone(tz).replace(tzinfo=None)
+
+
+def _node_agencies(node: str) -> tuple[str, list[str]]:
+    """A node name, or a comma-separated list of agency codes all hosted by one node -> (node, its codes)."""
+    node = (node or "").strip()
+    if HubAgency.select().where(HubAgency.node == node).exists():
+        name = node
+    else:
+        found = [find_agency(c) for c in node.split(",") if c.strip()]
+        names = {a.node for a in found if a is not None}
+        if not found or None in found or len(names) != 1:
+            raise NotFound(f"Không có máy chủ (node) hoặc cơ quan {node or '(trống)'} trong danh bạ liên thông.",
+                           code="node_unknown")
+        name = names.pop()
+    codes_ = [a.code for a in HubAgency.select(HubAgency.code).where(HubAgency.node == name).order_by(HubAgency.code)]
+    return name, codes_
 
 
 # ---------------------------------------------------------------------------------------------- upstream
@@ -207,7 +291,6 @@ def forward_upstream(blobs, client, now, limit: int = 50) -> dict:
                  next_attempt_at=now.replace(tzinfo=None) + backoff(row.attempts + 1))
             break  # the upstream is down: the rest waits for the next run
         _set(row, state="forwarded", done_at=now.replace(tzinfo=None), attempts=row.attempts + 1)
-        _release_blob(blobs, row.blob_sha)
         sent += 1
     return {"forwarded": sent, "failed": failed, "due": len(due)}
 

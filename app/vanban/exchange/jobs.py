@@ -5,7 +5,8 @@ Every minute (huey's periodic granularity): a node pushes its outbox and polls t
 exchanges with it. Every hour a node sends its signed daily statistics for the days not yet reported or
 changed since (exchange/daily.py; idempotent, so an hourly run costs one small query when nothing changed). A run that finds the hub down leaves the rows with their backoff time, so a long outage
 costs one failed connection per minute, not one per row. The same functions run by hand as
-`vanban exchange push|poll` and `vanban hub upstream`.
+`vanban exchange push|poll` and `vanban hub upstream`. Every hour a hub removes the bytes of messages
+acknowledged longer ago than hub_keep_acknowledged_days (`vanban hub sweep` by hand).
 """
 from __future__ import annotations
 
@@ -58,6 +59,14 @@ def _run(jobs, what: str) -> dict:
         return {"error": exc.code}
 
 
+def _sweep(jobs) -> dict:
+    """Hub: forget the bytes of messages acknowledged longer ago than hub_keep_acknowledged_days."""
+    from . import hub
+
+    ctx = _context(jobs)
+    return hub.sweep_acknowledged(ctx.blobs, ctx.clock.now(), jobs.settings.hub_keep_acknowledged_days)
+
+
 def register(jobs) -> None:
     role = jobs.settings.role
 
@@ -78,3 +87,8 @@ def register(jobs) -> None:
         @jobs.huey.periodic_task(crontab(minute="*"), name="exchange_upstream")
         def exchange_upstream():
             return jobs.run_in_db(_run, jobs, "upstream")
+
+        # minute 43: off the hour and off the other hourly jobs
+        @jobs.huey.periodic_task(crontab(minute="43"), name="exchange_sweep_acknowledged")
+        def exchange_sweep_acknowledged():
+            return jobs.run_in_db(_sweep, jobs)
