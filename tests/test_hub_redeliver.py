@@ -120,3 +120,7 @@ def test_redeliver_refuses_bad_input_and_changes_nothing(hub_ctx):
     # A naive --since is the hub's local time; the agency code names its node.
     local = (ctx.clock.local() - dt.timedelta(days=2)).isoformat()
     assert hub.redeliver(ctx.blobs, now, "H19.42.01", local, ctx.clock.tz)["requeued"] == 1
+    # A --since a little ahead of the hub's clock (the node's clock ran fast) is fine within the margin.
+    ahead = (now + dt.timedelta(minutes=5)).isoformat()
+    out = hub.redeliver(ctx.blobs, now, "node1", ahead, ctx.clock.tz, margin_minutes=30)
+    assert out["since"] == (ctx.clock.local() - dt.timedelta(minutes=25)).isoformat(timespec="seconds")

@@ -141,17 +141,13 @@ def cmd_hub_upstream(args) -> int:
 
 def cmd_hub_redeliver(args) -> int:
     """After a node is rebuilt from a backup: queue again what it acknowledged since the snapshot."""
-    from datetime import timedelta
-
     from ..errors import Invalid, NotFound
     from . import hub
 
     ctx = _ctx(args)
     try:
-        since = args.since
-        if args.margin_minutes:
-            since = hub._since(since, ctx.clock.now(), ctx.clock.tz) - timedelta(minutes=args.margin_minutes)
-        _print(hub.redeliver(ctx.blobs, ctx.clock.now(), args.node, since, ctx.clock.tz))
+        _print(hub.redeliver(ctx.blobs, ctx.clock.now(), args.node, args.since, ctx.clock.tz,
+                             margin_minutes=args.margin_minutes))
     except (Invalid, NotFound) as exc:
         print(f"lỗi: {exc.message} [{exc.code}]", file=sys.stderr)
         return 2

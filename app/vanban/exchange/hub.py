@@ -218,12 +218,14 @@ def _blob_still_needed(sha: str, cutoff) -> bool:
     return unfinished or recent or HubReport.select().where(HubReport.blob_sha == sha).exists()
 
 
-def redeliver(blobs, now, node: str, since, tz) -> dict:
+def redeliver(blobs, now, node: str, since, tz, margin_minutes: int = 0) -> dict:
     """Put back in the queue the messages for ``node``'s agencies acknowledged at or after ``since`` (a node
     rebuilt from a backup taken at ``since`` lost them). ``node``: the node's name or agency codes (comma
     separated). The node's dedup key (DocumentId + recipient) absorbs what it already had. Messages whose
-    bytes the retention sweep already removed stay acknowledged and are listed as lost."""
-    since_local = _since(since, now, tz)
+    bytes the retention sweep already removed stay acknowledged and are listed as lost. ``margin_minutes``
+    starts that much earlier (clock skew between the node that wrote ``since`` and the hub)."""
+    margin = timedelta(minutes=max(0, int(margin_minutes)))
+    since_local = _since(since, now + margin, tz) - margin
     with write_transaction():
         node_name, agencies = _node_agencies(node)
         rows = list(HubMessage.select().where((HubMessage.state == "acked") & HubMessage.recipient.in_(agencies) &
