@@ -204,10 +204,27 @@ def cmd_health(args) -> int:
     return 0 if result == "ok" else 1
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vanban", description="Quản lý văn bản và điều hành")
+# Long-running commands that need none of the plug-ins' sub-commands: not importing those (PKI, backups, status,
+# enrolment) keeps several MB of modules out of the job worker's memory for as long as it runs.
+SERVICES = {"worker"}
+
+
+def _global_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="TOML settings file (default: $VANBAN_CONFIG)")
     p.add_argument("--data", help="data directory (overrides the data_dir setting)")
+
+
+def _command_of(argv) -> str | None:
+    pre = argparse.ArgumentParser(add_help=False)
+    _global_options(pre)
+    pre.add_argument("command", nargs="?")
+    known, _ = pre.parse_known_args(argv)
+    return known.command
+
+
+def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vanban", description="Quản lý văn bản và điều hành")
+    _global_options(p)
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("init", help="create the data directory and the schema").set_defaults(func=cmd_init)
     m = sub.add_parser("migrate", help="apply pending schema migrations (after a pre-upgrade snapshot)")
@@ -247,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     au_sub = au.add_subparsers(dest="audit_command", required=True)
     au_sub.add_parser("verify", help="check the hash chain").set_defaults(func=cmd_audit_verify)
     sub.add_parser("health", help="quick database check").set_defaults(func=cmd_health)
-    for name in PLUGINS:
+    for name in PLUGINS if plugins else ():
         try:
             module = importlib.import_module(name)
         except ImportError:
@@ -258,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(plugins=_command_of(argv) not in SERVICES)
     args = parser.parse_args(argv)
     try:
         args.settings = load_settings(args.config, data_dir=args.data)
