@@ -332,8 +332,6 @@ def test_exchange_resumes_without_duplicates(province):
     assert _inbox(province, "node1").get("K sau khoi phuc") == 1
 
 
-@pytest.mark.xfail(strict=True, reason="the hub deletes a message's bytes when the node acknowledges it "
-                   "(exchange/hub.py acknowledge): a package acknowledged after the snapshot cannot be re-delivered")
 def test_package_acknowledged_after_the_snapshot_comes_back(province):
     _poll(province, "node1")
     assert _inbox(province, "node1").get("F nhan sau sao luu") == 1

@@ -2,9 +2,10 @@
 
 A message is stored (file fsynced, row committed) before the sender gets its 201, and is delivered until the
 receiving node acknowledges it; its bytes stay ``hub_keep_acknowledged_days`` longer, so a node rebuilt from
-a backup older than the acknowledgement can have it again (`vanban hub redeliver`, docs/rebuild.md). Messages for agencies outside the directory go to the upstream hub
-(``hub_url`` in the hub's exchange.toml) with the same protocol; the upstream lists the agencies of this
-province as hosted by this hub, so answers come back when this hub polls it like a node would.
+a backup older than the acknowledgement can have it again (`vanban hub redeliver`, docs/rebuild.md).
+Messages for agencies outside the directory go to the upstream hub (``hub_url`` in the hub's exchange.toml)
+with the same protocol; the upstream lists the agencies of this province as hosted by this hub, so answers
+come back when this hub polls it like a node would.
 """
 from __future__ import annotations
 
