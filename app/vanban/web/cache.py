@@ -12,6 +12,13 @@ from ..models.db import generation
 
 _local = threading.local()
 MAX_ENTRIES = 512
+# Rendered pages are ~15 KB: without a byte bound, a district's 200 users could keep 512 × 15 KB in each of a
+# worker's threads between two writes. Values other than text count as 1 KB.
+MAX_BYTES = 2 * 1024 * 1024
+
+
+def _size(value) -> int:
+    return len(value) if isinstance(value, (str, bytes)) else 1024
 
 
 def _store() -> OrderedDict:
@@ -19,7 +26,7 @@ def _store() -> OrderedDict:
     store = getattr(_local, "store", None)
     if store is None or _local.gen != gen:
         store = _local.store = OrderedDict()
-        _local.gen = gen
+        _local.gen, _local.bytes = gen, 0
     return store
 
 
@@ -33,9 +40,14 @@ def get(key):
 
 def put(key, value) -> None:
     store = _store()
+    old = store.pop(key, None)
+    if old is not None:
+        _local.bytes -= _size(old)
     store[key] = value
-    if len(store) > MAX_ENTRIES:
-        store.popitem(last=False)
+    _local.bytes += _size(value)
+    while store and (len(store) > MAX_ENTRIES or _local.bytes > MAX_BYTES):
+        _, dropped = store.popitem(last=False)
+        _local.bytes -= _size(dropped)
 
 
 def memo(key, compute):
