@@ -178,6 +178,29 @@ class Lab:
 
 
 # ---------------------------------------------------------------------------------------------- data builders
+def node_identities(root: Path, names=("node1", "node2")) -> Path:
+    """A provincial root under root/pki and each node's TLS and XML-signing identity under root/<name>, for
+    tests that build signed packages without starting servers."""
+    from vanban.exchange.tls import issue_identity
+    from vanban.signing.pki import Pki
+
+    pki = Pki(root / "pki", ca_key_bits=2048)
+    pki.init_root("Tỉnh thử nghiệm", PASSPHRASE)
+    for name in names:
+        issue_identity(pki, root / name, name=name, role="node", root_passphrase=PASSPHRASE)
+    return root
+
+
+def dsig_signer(keys: Path, name: str) -> tuple:
+    """(private key, certificate chain) a node signs its edXML with, from node_identities()."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    d = keys / name
+    return (serialization.load_pem_private_key((d / "dsig.key").read_bytes(), None),
+            x509.load_pem_x509_certificates((d / "dsig.crt").read_bytes()))
+
+
 def issue_outgoing(node: Server, *, to: list[str], number: str, subject: str, pdf: bytes,
                    agency_code: str = "H19.42", username: str = "clerk", doc_date=None) -> int:
     """What issuing does to the exchange (core/issuing.py): an issued Document with its sealed file, and one

@@ -17,25 +17,15 @@ AT = dt.datetime(2026, 3, 9, 8, 0)
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory):
-    from exchange_lab import PASSPHRASE
-    from vanban.exchange.tls import issue_identity
-    from vanban.signing.pki import Pki
+    from exchange_lab import node_identities
 
-    root = tmp_path_factory.mktemp("daily-keys")
-    pki = Pki(root / "pki", ca_key_bits=2048)
-    pki.init_root("Tỉnh thử nghiệm", PASSPHRASE)
-    for name in ("node1", "node2"):
-        issue_identity(pki, root / name, name=name, role="node", root_passphrase=PASSPHRASE)
-    return root
+    return node_identities(tmp_path_factory.mktemp("daily-keys"))
 
 
 def signer(keys, name="node1"):
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
+    from exchange_lab import dsig_signer
 
-    d = keys / name
-    return (serialization.load_pem_private_key((d / "dsig.key").read_bytes(), None),
-            x509.load_pem_x509_certificates((d / "dsig.crt").read_bytes()))
+    return dsig_signer(keys, name)
 
 
 def trusted(keys):
