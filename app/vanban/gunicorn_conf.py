@@ -2,7 +2,6 @@
 import gc
 import os
 import shutil
-import sys
 from pathlib import Path
 
 from vanban.memory import limit_malloc_arenas
@@ -45,23 +44,23 @@ def on_starting(server):
     """In the master, after the app was preloaded and before any worker forks."""
     shutil.rmtree(_metrics_dir, ignore_errors=True)
     _metrics_dir.mkdir(parents=True, exist_ok=True)
-    _close_handles()
+    _close_handles(getattr(server.app, "callable", None))
     # Objects that exist now live as long as the master: keep the collector from touching (and so copying)
     # their pages in every worker.
     gc.freeze()
 
 
-def _close_handles():
+def _close_handles(app):
     """A SQLite connection must not be used across fork(), and closing an inherited one in a worker would
-    drop that worker's own POSIX locks on the file: close them in the master before forking."""
+    drop that worker's own POSIX locks on the file: close them in the master before forking. `app` is the
+    preloaded WSGI app; the benchmark's hello-world has no vanban context and opened no database."""
+    ctx = getattr(app, "ctx", None)
+    if ctx is None:
+        return
     from vanban.models import database
 
-    if not database.deferred:  # initialised: the app was preloaded (the benchmark's hello-world is not vanban)
-        database.close()
-    app = sys.modules.get("vanban.wsgi")
-    huey = getattr(getattr(getattr(app, "app", None), "ctx", None), "jobs", None)
-    if huey is not None:
-        huey.huey.storage.close()
+    database.close()
+    ctx.jobs.huey.storage.close()
 
 
 def child_exit(server, worker):
