@@ -19,17 +19,12 @@ Packages the test follows (node1 is rebuilt, the snapshot is the hub backup):
 """
 
 import json
-import shutil
-import signal
 import subprocess
 import sys
 import time
 
 import pytest
 
-from hostlab import cgroups
-from hostlab.lab import _close_control_masters
-from hostlab.net import sh
 from hostlab.province import Province
 
 pytestmark = [pytest.mark.hosts, pytest.mark.slow, pytest.mark.timeout(2400)]
@@ -190,45 +185,6 @@ def _start_exchange(prov, workdir) -> None:
     raise AssertionError(lab[HUB].run("journalctl -u vanban-exchange-lab --no-pager | tail -30").stdout)
 
 
-def _kill_disk(lab, name: str) -> None:
-    """The disk dies: the container stops for good and its whole file system (the overlay's upper layer)
-    is thrown away; a blank Debian host boots with the same name, address and admin key."""
-    host = lab[name]
-    _close_control_masters(lab.dir)
-    host.proc.send_signal(signal.SIGTERM)
-    try:
-        host.proc.wait(30)
-    except subprocess.TimeoutExpired:
-        host.proc.kill()
-        host.proc.wait(10)
-    for hierarchy in cgroups.HIERARCHIES:  # whatever outlived nspawn in the host's cgroup
-        tree = hierarchy / f"vanban-lab-{lab.id}" / name
-        for procs in tree.rglob("cgroup.procs") if tree.is_dir() else []:
-            for pid in procs.read_text().split():
-                subprocess.run(["kill", "-9", pid], capture_output=True)
-    for _ in range(50):
-        if sh("umount", str(host.root), check=False).returncode == 0:
-            break
-        time.sleep(0.2)
-    for sub in ("upper", "work"):
-        shutil.rmtree(host.dir / sub)
-        (host.dir / sub).mkdir()
-    sh("mount", "-t", "overlay", "overlay", "-o",
-       f"lowerdir={lab.lower},upperdir={host.dir / 'upper'},workdir={host.dir / 'work'}", str(host.root))
-    lab._personalise(host)
-    dirs = cgroups.create(lab.id, host.name)
-    log = open(host.dir / "console.log", "ab")
-    host.proc = subprocess.Popen(
-        ["systemd-nspawn", "-q", "-b", "-D", str(host.root), f"--machine={lab.id}-{host.name}"[:64],
-         "--register=no", "--keep-unit", f"--network-namespace-path=/run/netns/{host.netns}",
-         "--console=read-only", "--resolv-conf=off", "--capability=CAP_NET_ADMIN", "--timezone=off"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        preexec_fn=lambda: cgroups.enter(dirs))
-    log.close()
-    lab._save_state()
-    lab.wait_ssh()
-
-
 # ------------------------------------------------------------------------------------------------ the story
 def test_converge_with_escrow(province):
     run = province.play("site.yml")
@@ -284,7 +240,7 @@ def test_exchange_then_backup_then_more_exchange(province, tmp_path_factory):
 def test_dead_disk_is_rebuilt_from_the_hub(province):
     lab = province.lab
     started = time.monotonic()
-    _kill_disk(lab, "node1")
+    lab.replace_disk("node1")
     assert lab["node1"].run("test -e /var/lib/vanban || test -e /etc/vanban", check=False).returncode != 0
     TIMES["disk replaced"] = time.monotonic() - started
     run = province.play("rebuild.yml", "--limit", f"{HUB},node1,localhost", "-e", "node=node1",

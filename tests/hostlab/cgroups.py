@@ -46,20 +46,32 @@ def _pids(tree: Path) -> list[int]:
     return pids
 
 
+def _kill_tree(tree: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while (pids := _pids(tree)) and time.monotonic() < deadline:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.1)
+
+
+def kill(lab_id: str, host: str, timeout: float = 5.0) -> None:
+    """Kill whatever outlived a host's container in its cgroups (the directories stay for the next boot)."""
+    for hierarchy in HIERARCHIES:
+        tree = _lab_dir(hierarchy, lab_id) / host
+        if tree.is_dir():
+            _kill_tree(tree, timeout)
+
+
 def remove(lab_id: str, timeout: float = 5.0) -> None:
     """Kill anything still inside the lab's cgroups, then remove the directories bottom-up."""
     for hierarchy in HIERARCHIES:
         tree = _lab_dir(hierarchy, lab_id)
         if not tree.is_dir():
             continue
-        deadline = time.monotonic() + timeout
-        while (pids := _pids(tree)) and time.monotonic() < deadline:
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.1)
+        _kill_tree(tree, timeout)
         for path in sorted((p for p in tree.rglob("*") if p.is_dir()), key=lambda p: len(p.parts),
                            reverse=True):
             try:

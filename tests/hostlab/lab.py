@@ -188,11 +188,15 @@ class Lab:
         net.attach_namespace(host.netns, self.bridge, host.veth, host.address, prefix)
         for sub in ("upper", "work", "root"):
             (host.dir / sub).mkdir(parents=True, exist_ok=True)
+        self._start_container(host)
+
+    def _start_container(self, host: Host) -> None:
+        """Mount the host's overlay on the shared base, write its identity and boot it in its namespace."""
         sh("mount", "-t", "overlay", "overlay", "-o",
            f"lowerdir={self.lower},upperdir={host.dir / 'upper'},workdir={host.dir / 'work'}", str(host.root))
         self._personalise(host)
         cgroup_dirs = cgroups.create(self.id, host.name)
-        log = open(host.dir / "console.log", "wb")
+        log = open(host.dir / "console.log", "ab")
         host.proc = subprocess.Popen(
             ["systemd-nspawn", "-q", "-b", "-D", str(host.root), f"--machine={self.id}-{host.name}"[:64],
              "--register=no", "--keep-unit", f"--network-namespace-path=/run/netns/{host.netns}",
@@ -204,6 +208,28 @@ class Lab:
             preexec_fn=lambda: cgroups.enter(cgroup_dirs))
         log.close()
         self._save_state()
+
+    def replace_disk(self, name: str) -> None:
+        """The host's disk dies: its container stops for good, its whole file system (the overlay's upper
+        layer) is thrown away, and a blank Debian host boots with the same name, address and admin key."""
+        host = self.hosts[name]
+        _close_control_masters(self.dir)
+        host.proc.send_signal(signal.SIGTERM)
+        try:
+            host.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            host.proc.kill()
+            host.proc.wait(10)
+        cgroups.kill(self.id, name)
+        for _ in range(50):
+            if sh("umount", str(host.root), check=False).returncode == 0:
+                break
+            time.sleep(0.2)
+        for sub in ("upper", "work"):
+            shutil.rmtree(host.dir / sub)
+            (host.dir / sub).mkdir()
+        self._start_container(host)
+        self.wait_ssh()
 
     def _personalise(self, host: Host) -> None:
         """Per-host files written into the overlay before boot: identity, address, key, apt proxy."""
