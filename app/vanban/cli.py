@@ -172,9 +172,9 @@ def cmd_serve(args) -> int:
 def cmd_worker(args) -> int:
     from huey.consumer import Consumer
 
-    from .memory import limit_malloc_arenas
+    from .memory import tune_malloc
 
-    limit_malloc_arenas()
+    tune_malloc()
     ctx = _context(args)
     Consumer(ctx.jobs.huey, workers=1, worker_type="thread").run()
     return 0

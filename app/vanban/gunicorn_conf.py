@@ -4,12 +4,12 @@ import os
 import shutil
 from pathlib import Path
 
-from vanban.memory import limit_malloc_arenas
+from vanban.memory import tune_malloc
 from vanban.settings import load_settings
 
 _s = load_settings()
 
-limit_malloc_arenas()  # inherited by the workers (vanban/memory.py)
+tune_malloc()  # inherited by the workers (vanban/memory.py)
 bind = _s.bind
 workers = int(_s.workers)
 # gthread: a few threads per worker keep slow clients (old PCs, poor links) from blocking a whole worker;
