@@ -20,11 +20,12 @@ import tomllib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from typing import TYPE_CHECKING
 
 from .codes import EdxmlError
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 CONFIG_NAME = "exchange.toml"
 _KEYS = {"node_name", "hub_url", "max_package_mb", "timeout_seconds", "proxy_client_header", "pki_dir"}
@@ -65,6 +66,8 @@ class ExchangeConfig:
         """Certificates a package signature may chain to (the provincial root, plus any extra in ca.crt)."""
         if not self.ca_path.exists():
             raise EdxmlError("exchange_not_configured", "Chưa cài chứng thư CA cho liên thông (ca.crt)")
+        from cryptography import x509  # here, not at import: a job worker without a hub never needs it
+
         return x509.load_pem_x509_certificates(self.ca_path.read_bytes())
 
     @cached_property
@@ -73,6 +76,9 @@ class ExchangeConfig:
         cert_path, key_path = self.pki / "dsig.crt", self.pki / "dsig.key"
         if not key_path.exists():
             raise EdxmlError("exchange_not_configured", "Chưa có khóa ký gói tin của hệ thống (dsig.key)")
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
         key = serialization.load_pem_private_key(key_path.read_bytes(), None)
         return key, x509.load_pem_x509_certificates(cert_path.read_bytes())
 

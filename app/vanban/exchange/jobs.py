@@ -27,13 +27,17 @@ def _context(jobs):
 
 
 def _run(jobs, what: str) -> dict:
+    from .config import load_config
+
+    # A server with no hub configured (not yet enrolled, or kept off the network) stops here, before the
+    # exchange libraries (lxml, signxml, cryptography, requests: 23 MB) are imported into the job worker.
+    if not load_config(jobs.settings.data_path).hub_url:
+        return {}
     from .node import config_of
     from .transport import HubClient, TransportError
 
     ctx = _context(jobs)
     config = config_of(ctx)
-    if not config.hub_url:
-        return {}
     client = HubClient.from_config(config)
     try:
         if what == "push":
