@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 import logging
+import subprocess
+import sys
 import zipfile
 
 from ..models import fts, write_transaction
@@ -11,6 +13,7 @@ from ..text import fold
 
 log = logging.getLogger(__name__)
 MAX_TEXT_CHARS = 200_000  # enough for search; a 500-page annex need not be indexed whole
+PDF_TIMEOUT_SECONDS = 90  # wall clock; the child also has 60 s of CPU (vanban/pdftext.py)
 
 
 def scope_tokens(doc: Document) -> str:
@@ -32,19 +35,7 @@ def queue_text_extraction(ctx, doc: Document) -> None:
 def extract_text(data: bytes, content_type: str) -> str:
     try:
         if content_type == "application/pdf":
-            from pypdf import PdfReader
-
-            reader = PdfReader(io.BytesIO(data))
-            if reader.is_encrypted:
-                return ""
-            parts, total = [], 0
-            for page in reader.pages:
-                chunk = page.extract_text() or ""
-                parts.append(chunk)
-                total += len(chunk)
-                if total > MAX_TEXT_CHARS:
-                    break
-            return "\n".join(parts)[:MAX_TEXT_CHARS]
+            return _pdf_text(data)
         if content_type.endswith("wordprocessingml.document"):
             from defusedxml import ElementTree
 
@@ -55,6 +46,21 @@ def extract_text(data: bytes, content_type: str) -> str:
         log.warning("text extraction failed: %s", exc)
         return ""
     return ""
+
+
+def _pdf_text(data: bytes) -> str:
+    """pypdf in a child process with CPU and memory limits (vanban/pdftext.py says why)."""
+    try:
+        proc = subprocess.run([sys.executable, "-m", "vanban.pdftext", str(MAX_TEXT_CHARS)], input=data,
+                              capture_output=True, timeout=PDF_TIMEOUT_SECONDS, check=False)
+    except subprocess.TimeoutExpired:
+        log.warning("text extraction gave up after %d s", PDF_TIMEOUT_SECONDS)
+        return ""
+    if proc.returncode != 0:
+        log.warning("text extraction failed (exit %s): %s", proc.returncode,
+                    proc.stderr.decode("utf-8", "replace").strip()[-500:])
+        return ""
+    return proc.stdout.decode("utf-8", "replace")
 
 
 def reindex_attachments(blobs, doc_id: int) -> None:
