@@ -34,6 +34,18 @@ class Run:
     def changed(self) -> dict:
         return {host: r["changed"] for host, r in self.recap.items()}
 
+    def report(self, tail: int = 2500) -> str:
+        """What an assertion shows: every failed task with its header (a failure early in the run scrolls out
+        of any tail), then the end of the output with the recap."""
+        failures, task = [], ""
+        for line in self.output.splitlines():
+            if line.startswith(("TASK [", "RUNNING HANDLER [")):
+                task = line
+            elif line.startswith(("fatal:", "failed:")) or "[ERROR]" in line:
+                failures += [task, line[:3000]]
+        head = "\n".join(dict.fromkeys(failures)) if failures else "(no failed task in the output)"
+        return f"failed tasks:\n{head}\n...\n{self.output[-tail:]}"
+
 
 def snapshot_source(dest: Path, ref: str = "HEAD") -> Path:
     """The committed app (pyproject + app/) at `ref`, so runs are not disturbed by edits in progress."""
