@@ -96,6 +96,7 @@ class _StreamTarget:
         self.elements = self.env_text = 0
         self.text_parts: list[str] = []
         self.sink: _Base64Sink | None = None
+        self.declared: dict = {}  # namespace declarations of the element about to start (start_ns)
 
     def _role(self, parent: str | None, ns: str | None, local: str) -> str:
         ours = ns in (NS, None)
@@ -129,6 +130,15 @@ class _StreamTarget:
         self.envelope_seen = True
         return "env"
 
+    def start_ns(self, prefix, uri):
+        """The element's namespace declarations, reported before its start(). lxml 6.2 passes start() an
+        empty nsmap when the target has no start_ns (6.1 passed the declarations there), so they are taken
+        from here, the ElementTree target API every version calls."""
+        self.declared[prefix or None] = uri  # lxml reports the default namespace as ''
+
+    def end_ns(self, prefix):
+        pass
+
     def start(self, tag, attrib, nsmap=None):
         self.elements += 1
         if self.elements > _MAX_ELEMENTS:
@@ -138,7 +148,8 @@ class _StreamTarget:
         parent = self.roles[-1] if self.roles else None
         ns, local = _split(tag)
         role = self._role(parent, ns, local)
-        nsmap = {prefix or None: uri for prefix, uri in (nsmap or {}).items()}  # lxml reports default as ''
+        nsmap = {**{prefix or None: uri for prefix, uri in (nsmap or {}).items()}, **self.declared}
+        self.declared = {}
         scope = {**self.scopes[-1], **nsmap}
         self.roles.append(role)
         self.path.append(local)
