@@ -16,12 +16,12 @@ DEBS := wrk chromium clamav-daemon poppler-utils prometheus prometheus-node-expo
 
 .PHONY: demo test venv debs lint bench clean
 
-$(BIN)/vanban: pyproject.toml
+$(BIN)/vanban: pyproject.toml constraints.txt
 	@dpkg -s python3-venv >/dev/null 2>&1 || ! command -v apt-get >/dev/null || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,ops]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[test,ops]'
 	@touch $@
 
 venv: $(BIN)/vanban

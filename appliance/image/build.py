@@ -32,9 +32,6 @@ from hostlab import base as hostbase  # noqa: E402  (imagelab put tests/ on sys.
 STAGES = ("rootfs", "converge", "seal", "disk")
 DEFAULT_WORK = Path("/var/tmp/vanban-image")
 DEFAULT_OUT = imagelab.REPO / "dist/image"
-# Stop-gap through build.yml's own knob: the app imports `requests` (exchange/transport.py) but
-# pyproject.toml does not list it, so the release's wheelhouse lacks it. Empty this once it does.
-EXTRA_REQUIREMENTS = ["requests"]
 
 
 def log(msg: str) -> None:
@@ -124,8 +121,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.clean:
         shutil.rmtree(args.work, ignore_errors=True)
     build = Build(args.work, args.out, args.name)
-    if EXTRA_REQUIREMENTS:
-        args.ansible_arg += ["-e", json.dumps({"vanban_build_extra_requirements": EXTRA_REQUIREMENTS})]
     total = time.monotonic()
     first = STAGES.index(args.from_stage)
     if first <= STAGES.index("converge"):

@@ -61,15 +61,18 @@ def requirements(wheel: Path) -> list[str]:
                   if line.startswith("Requires-Dist:") and "extra ==" not in line)
 
 
-def build_wheelhouse(wheel: Path, out: Path, extra: list[str]) -> tuple[Path, str, bool]:
+def build_wheelhouse(wheel: Path, out: Path, extra: list[str], constraints: Path | None) -> tuple[Path, str, bool]:
+    """The wheels of the app's requirements, at the versions of `constraints` (those the tests passed with)."""
     reqs = sorted(set(requirements(wheel)) | set(extra))
-    key = hashlib.sha256(json.dumps([reqs, sys.version_info[:2]]).encode()).hexdigest()[:12]
+    pins = constraints.read_text() if constraints else ""
+    key = hashlib.sha256(json.dumps([reqs, pins, sys.version_info[:2]]).encode()).hexdigest()[:12]
     tar_path = out / f"wheelhouse-{key}.tar"
     if tar_path.exists():
         return tar_path, key, False
     with tempfile.TemporaryDirectory() as tmp:
         house = Path(tmp) / "wheelhouse"
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "-w", str(house), *reqs],
+        pinned = ["-c", str(constraints)] if constraints else []
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "-w", str(house), *pinned, *reqs],
                        check=True, stdout=sys.stderr)
         partial = tar_path.with_suffix(".tmp")
         with tarfile.open(partial, "w") as tar:
@@ -90,13 +93,17 @@ def main() -> int:
     parser.add_argument("--extra", action="append", default=[],
                         help="extra requirement installed next to the app (a stop-gap for one missing "
                              "from the wheel's metadata)")
+    parser.add_argument("--constraints", type=Path,
+                        help="pip constraints for the wheelhouse (default: constraints.txt of the source)")
     args = parser.parse_args()
+    constraints = args.constraints or args.source / "constraints.txt"
+    constraints = constraints.resolve() if constraints.exists() else None
     args.out.mkdir(parents=True, exist_ok=True)
     if args.wheel:
         wheel, wheel_changed = args.wheel.resolve(), False
     else:
         wheel, wheel_changed = build_wheel(args.source.resolve(), args.out / "dist")
-    house, key, house_changed = build_wheelhouse(wheel, args.out, args.extra)
+    house, key, house_changed = build_wheelhouse(wheel, args.out, args.extra, constraints)
     print(json.dumps({"changed": wheel_changed or house_changed, "version": wheel.name.split("-")[1],
                       "wheel": str(wheel), "wheel_sha256": sha256(wheel), "wheelhouse": str(house),
                       "wheelhouse_key": key, "extra": sorted(args.extra)}))

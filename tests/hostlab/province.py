@@ -18,9 +18,6 @@ from .lab import Lab
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOKS = REPO / "playbooks"
-# Stop-gap: the app imports these but pyproject.toml does not list them yet (reported to the lead);
-# the build installs them next to the app so the servers can start it.
-EXTRA_REQUIREMENTS = ["requests", "icalendar"]
 _RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -48,10 +45,11 @@ class Run:
 
 
 def snapshot_source(dest: Path, ref: str = "HEAD") -> Path:
-    """The committed app (pyproject + app/) at `ref`, so runs are not disturbed by edits in progress."""
+    """The committed app (pyproject, its constraints, app/) at `ref`, so runs are not disturbed by edits in
+    progress."""
     dest.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref, "pyproject.toml", "app"],
-                             capture_output=True, check=True).stdout
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref, "pyproject.toml",
+                              "constraints.txt", "app"], capture_output=True, check=True).stdout
     tar_path = dest.with_suffix(".tar")
     tar_path.write_bytes(archive)
     with tarfile.open(tar_path) as tar:
@@ -100,7 +98,6 @@ class Province:
             "vanban_monitoring__smtp_require_tls": False,
             "vanban_monitoring__email_to": ["giam-sat@lab.invalid"],
             "vanban_antivirus__freshclam_enabled": False,
-            "vanban_build_extra_requirements": EXTRA_REQUIREMENTS,
             "vanban_build_dir": str(self.build_dir),
             "vanban_release_source": str(self.source),
         }
