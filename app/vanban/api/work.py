@@ -6,7 +6,6 @@ import falcon
 
 from ..core import (
     calendar,
-    calendar_ical,
     dossiers,
     notifications,
     received_tasks,
@@ -290,6 +289,7 @@ class Feed(_Api):
         user = req.context.user
         events = calendar.feed_events(user, req.get_param("scope") or "agency", self.today)
         resp.content_type = "text/calendar; charset=utf-8"
+        from ..core import calendar_ical  # icalendar + dateutil (~10 MB): loaded on first use
         resp.data = calendar_ical.feed(events, name=f"Lịch công tác {user.agency.name}", now=self.ctx.clock.now())
 
 
@@ -303,6 +303,7 @@ class Import(_Api):
         if scope not in calendar.SCOPES:
             raise Invalid("scope: agency, unit hoặc personal.", code="invalid:scope", field="scope")
         dept = req.context.user.department if scope == "unit" else None
+        from ..core import calendar_ical  # icalendar + dateutil (~10 MB): loaded on first use
         resp.media = calendar_ical.import_ics(self.ctx, req.context.user, data, scope=scope, department=dept)
 
 

@@ -5,6 +5,7 @@ import falcon
 
 from ...core import inbox as inbox_core
 from ...core.accounts import ROLES
+from .. import cache
 
 
 class Page:
@@ -19,7 +20,9 @@ class Page:
                   "settings": self.ctx.settings, "today": self.ctx.clock.today(),
                   "scanner_enabled": getattr(self.ctx.scanner, "enabled", True)}
         if user is not None and "counters" not in values:
-            layout["counters"] = inbox_core.counters(user, self.ctx.clock.today())
+            # the nav's counts, kept per thread until the next database change (web/cache.py), like the inbox
+            today = layout["today"]
+            layout["counters"] = cache.memo(("counters", user.id, today), lambda: inbox_core.counters(user, today))
         resp.status = status
         resp.content_type = falcon.MEDIA_HTML
         resp.text = self.templates.get_template(template).render(**layout, **values)

@@ -11,7 +11,6 @@ from ...core import (
     accounts,
     agencies,
     calendar,
-    calendar_ical,
     dossiers,
     notifications,
     received_tasks,
@@ -236,6 +235,7 @@ class FeedPage(_Work):
         user = req.context.user
         events = calendar.feed_events(user, req.get_param("scope") or "agency", self.ctx.clock.today())
         resp.content_type = "text/calendar; charset=utf-8"
+        from ...core import calendar_ical  # icalendar + dateutil (~10 MB): loaded on first use
         resp.data = calendar_ical.feed(events, name=f"Lịch công tác {user.agency.name}", now=self.ctx.clock.now())
         resp.downloadable_as = "lich-cong-tac.ics"
 
@@ -247,6 +247,7 @@ class ImportPage(_Work):
         if scope not in calendar.SCOPES:
             raise Invalid("Loại lịch không hợp lệ.", code="invalid:scope", field="scope")
         user = req.context.user
+        from ...core import calendar_ical  # icalendar + dateutil (~10 MB): loaded on first use
         calendar_ical.import_ics(self.ctx, user, data, scope=scope,
                                  department=user.department if scope == "unit" else None)
         self.redirect("/calendar")
