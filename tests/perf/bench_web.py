@@ -397,7 +397,26 @@ def run(args) -> dict:
         worker.stop()
         web.stop()
         hello.stop()
+    mem["job worker, hub configured"] = connected_job_worker(tmp)
     return {"results": results, "memory": mem, "meta": meta, "data_dir": str(data_dir), "logs": str(tmp)}
+
+
+def connected_job_worker(tmp: Path) -> dict:
+    """The bench store has no hub configured, so its job worker never loads the exchange libraries. A node
+    enrolled with a hub does, on its first exchange run: measured on a small store whose exchange.toml names a
+    hub on a closed loopback port (the run fails to connect after the imports, as during an uplink outage)."""
+    data = tmp / "connected-data"
+    (tmp / "connected").mkdir()
+    conf = write_config(tmp / "connected", data, free_port())
+    env = {"VANBAN_CONFIG": str(conf)}
+    subprocess.run([str(BIN / "vanban"), "init"], env={**os.environ, **env}, check=True, capture_output=True)
+    (data / "exchange.toml").write_text(f'node_name = "bench"\nhub_url = "https://127.0.0.1:{free_port()}"\n')
+    worker = Server([str(BIN / "vanban"), "worker"], env, tmp / "connected-worker.log")
+    try:
+        time.sleep(62 - time.time() % 60 + 5)  # periodic jobs run at the start of each minute
+        return memory(worker.proc.pid)
+    finally:
+        worker.stop()
 
 
 def _count_documents(db: Path) -> int:
@@ -435,9 +454,15 @@ def report(out: dict, command: str) -> str:
               "| process | RSS MiB | peak RSS MiB | PSS MiB |", "|---|---:|---:|---:|"]
     for name, m in mem.items():
         lines.append(f"| {name} | {m.get('vmrss', 0):.0f} | {m.get('vmhwm', 0):.0f} | {m.get('pss', 0):.0f} |")
-    total = sum(m.get("vmrss", 0) for n, m in mem.items() if "worker" in n)
-    total_pss = sum(m.get("pss", 0) for n, m in mem.items() if "worker" in n)
+    measured = {n: m for n, m in mem.items() if "worker" in n and "hub" not in n}
+    total = sum(m.get("vmrss", 0) for m in measured.values())
+    total_pss = sum(m.get("pss", 0) for m in measured.values())
     lines.append(f"| web + job workers | {total:.0f} | | {total_pss:.0f} |")
+    hub = mem.get("job worker, hub configured", {})
+    if hub:
+        extra = hub.get("vmrss", 0) - mem["job worker"].get("vmrss", 0)
+        lines.append(f"| web + job workers, hub configured | {total + extra:.0f} | | "
+                     f"{total_pss + hub.get('pss', 0) - mem['job worker'].get('pss', 0):.0f} |")
     with_master = total_pss + sum(m.get("pss", 0) for n, m in mem.items() if "master" in n)
     inbox, search = res["inbox"], res["search (4 queries)"]
     common = max(r["p95"] for n, r in res.items() if n.endswith("1 user") and "dong nai" not in n)

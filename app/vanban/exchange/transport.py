@@ -67,6 +67,8 @@ class HubClient:
             raise TransportError(f"Lỗi TLS với hub: {str(exc)[:200]}", code="tls") from None
         except requests.RequestException as exc:
             raise TransportError(f"Không kết nối được hub: {exc.__class__.__name__}") from None
+        except OSError as exc:  # requests' own check of the CA/certificate paths: the node is not enrolled yet
+            raise TransportError(f"Thiếu chứng thư liên thông: {str(exc)[:200]}", code="not_configured") from None
         if resp.status_code >= 500 or resp.status_code in (408, 429):
             raise TransportError(f"Hub trả lỗi {resp.status_code}", code=f"http_{resp.status_code}")
         if resp.status_code >= 400:
