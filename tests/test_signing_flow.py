@@ -446,12 +446,20 @@ def test_sign_issue_verify_through_the_web(client, world, data_dir, ready):
     draft = create_draft(client, world)
     approve_and_submit(client, draft["id"])
     leader = client.web_login("leader")
+    clerk = client.web_login("clerk")
+    # the nav counts what waits for each person: the leader's signature, then the clerk's issue
+    page = leader.get("/inbox").text
+    assert 'href="/outgoing?box=sign" id="nav-outgoing"' in page and 'id="outgoing-waiting"' in page
+    assert 'title="Chờ tôi ký: 1 · Chờ phát hành: 0">1<' in page
+    assert 'id="outgoing-waiting"' not in clerk.get("/inbox").text
     assert leader.post_form(f"/outgoing/{draft['id']}/sign", {"passphrase": "sai-mat-khau"}).status_code == 422
     assert leader.post_form(f"/outgoing/{draft['id']}/sign", {"passphrase": PW_LEADER}).status_code == 303
-    clerk = client.web_login("clerk")
+    assert 'id="outgoing-waiting"' not in leader.get("/inbox").text
+    assert 'title="Chờ tôi ký: 0 · Chờ phát hành: 1">1<' in clerk.get("/search").text
     page = clerk.get(f"/outgoing/{draft['id']}")
     assert 'id="form-issue"' in page.text
     assert clerk.post_form(f"/outgoing/{draft['id']}/issue", {"passphrase": PW_SEAL, "place": ""}).status_code == 303
+    assert 'id="outgoing-waiting"' not in clerk.get("/inbox").text
     page = clerk.get(f"/outgoing/{draft['id']}")
     assert "01/UBND-TNMT" in page.text and 'id="form-recall"' in page.text
     pdf = clerk.get(f"/outgoing/{draft['id']}/pdf")

@@ -48,6 +48,15 @@ def counts(user: User) -> dict:
     return {box: len(drafts(user, box, limit=1000)) for box in ("review", "sign", "issue")}
 
 
+def waiting(user: User) -> dict:
+    """What the nav shows next to "Văn bản đi": drafts waiting for this person's signature and, for a clerk,
+    signed drafts waiting to be numbered and issued. Two counts in SQL: the signer and the clerk may see
+    every draft of these two boxes, so no per-draft visibility check is needed."""
+    sign = Draft.select().where(_box_condition(user, "sign")).count()
+    issue = Draft.select().where(_box_condition(user, "issue")).count() if "clerk" in user.role_set else 0
+    return {"sign": sign, "issue": issue, "total": sign + issue}
+
+
 def draft_page(draft: Draft) -> dict:
     versions = list(DraftVersion.select().where(DraftVersion.draft == draft.id).order_by(DraftVersion.number.desc()))
     files = {}

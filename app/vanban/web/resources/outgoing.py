@@ -12,6 +12,7 @@ from ...errors import DomainError
 from ...models.schema import Agency
 from ...reports import format_value, render_pdf, render_xlsx
 from ...reports import registers as books
+from .. import cache
 from ..forms import read_form
 from .base import Page
 
@@ -250,7 +251,16 @@ class Settings(_Base):
         self.redirect("/outgoing/settings?saved=1")
 
 
+def _waiting(user) -> dict:
+    """The nav's count of drafts to sign or issue, on every page: kept per thread until the next database
+    change (web/cache.py)."""
+    if user is None:
+        return {"total": 0}
+    return cache.memo(("outgoing_waiting", user.id), lambda: outgoing_queries.waiting(user))
+
+
 def add_routes(app, ctx, templates):
+    templates.globals["outgoing_waiting"] = _waiting
     page = {"ctx": ctx, "templates": templates}
     app.add_route("/outgoing", OutgoingList(**page))
     app.add_route("/outgoing/new", NewDraft(**page))
