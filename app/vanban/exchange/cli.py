@@ -117,6 +117,24 @@ def cmd_hub_list(args) -> int:
     return 0
 
 
+def cmd_hub_sync(args) -> int:
+    """The directory from a JSON list on stdin ([{code, name, node, old_code?, parent_code?, level?}]): the
+    playbooks send every agency of the inventory's nodes; prints what was added and updated (JSON)."""
+    from . import hub
+
+    try:
+        entries = json.load(sys.stdin)
+    except json.JSONDecodeError as exc:
+        print(f"lỗi: danh sách cơ quan không phải JSON: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(entries, list):
+        print("lỗi: cần một danh sách JSON các cơ quan", file=sys.stderr)
+        return 2
+    _ctx(args)
+    _print(hub.sync_directory(entries))
+    return 0
+
+
 def cmd_hub_upstream(args) -> int:
     """Forward what is for agencies outside the province, and fetch what the upstream holds for ours."""
     from . import hub
@@ -162,6 +180,45 @@ def cmd_hub_sweep(args) -> int:
     return 0
 
 
+def cmd_hub_audit_heads(args) -> int:
+    """The audit-log heads the hub witnessed, per node, and the conflicts waiting for the IT centre."""
+    from . import witness
+
+    _ctx(args)
+    nodes = witness.overview(node=args.node)
+    if args.json:
+        _print({"nodes": nodes})
+        return 0
+    for n in nodes:
+        h = n["head"]
+        head = f"entry {h['entry_id']} ({h['count']} entries, {h['hash'][:12]}…) at {h['witnessed_at']}" if h else "-"
+        c = n["open_conflict"]
+        state = f"CONFLICT #{c['id']} {c['kind']} since {c['detected_at']} (refused since: {c['repeats']})" if c else "ok"
+        print(f"{n['node']:20} line {n['line']:<3} {head:70} {state}")
+        if c:
+            print(f"    {c['message']}")
+        for a in n["acknowledged"] if args.node else ():
+            print(f"    #{a['id']} {a['kind']} at {a['detected_at']}, acknowledged by {a['acknowledged_by']} at "
+                  f"{a['acknowledged_at']}: {a['note']}")
+        for r in n.get("recent", []):
+            print(f"    line {r['line']} entry {r['entry_id']:>8} {r['count']:>8} entries {r['hash']} {r['witnessed_at']}")
+    return 0
+
+
+def cmd_hub_audit_ack(args) -> int:
+    """Accept a node's open audit conflict (after a restore the IT centre knows of): a new line starts."""
+    import getpass
+
+    from . import witness
+
+    ctx = _ctx(args)
+    by = os.environ.get("SUDO_USER") or getpass.getuser()
+    out = witness.acknowledge(ctx.clock.now(), args.node, note=args.note, by=by, conflict_id=args.conflict)
+    print(f"acknowledged conflict #{out['conflict']} ({out['kind']}) of {out['node']}; its next audit head "
+          f"starts line {out['new_line']}")
+    return 0
+
+
 def register(subparsers) -> None:
     ex = subparsers.add_parser("exchange", help="liên thông: push, poll, status, setup")
     sub = ex.add_subparsers(dest="exchange_command", required=True)
@@ -196,6 +253,8 @@ def register(subparsers) -> None:
     a.add_argument("--level", default="district", choices=("province", "district", "commune"))
     a.set_defaults(func=cmd_hub_add)
     hs.add_parser("list", help="the directory and the queue").set_defaults(func=cmd_hub_list)
+    hs.add_parser("sync-directory", help="add or update the agencies of a JSON list on stdin (playbooks); "
+                                        "prints what changed").set_defaults(func=cmd_hub_sync)
     hs.add_parser("upstream", help="exchange with the upstream hub once").set_defaults(func=cmd_hub_upstream)
     r = hs.add_parser("redeliver", help="queue again what a rebuilt node acknowledged since its snapshot (JSON)")
     r.add_argument("--node", required=True, help="the node's name (CN), or agency codes it hosts (comma separated)")
@@ -205,3 +264,12 @@ def register(subparsers) -> None:
     r.set_defaults(func=cmd_hub_redeliver)
     hs.add_parser("sweep", help="remove the bytes of messages acknowledged longer ago than "
                                 "hub_keep_acknowledged_days").set_defaults(func=cmd_hub_sweep)
+    ah = hs.add_parser("audit-heads", help="audit-log heads witnessed per node, and conflicts waiting")
+    ah.add_argument("--node", help="one node, with its recent heads and acknowledged conflicts")
+    ah.add_argument("--json", action="store_true")
+    ah.set_defaults(func=cmd_hub_audit_heads)
+    ak = hs.add_parser("audit-ack", help="accept a node's open audit conflict (a known restore): a new line starts")
+    ak.add_argument("--node", required=True)
+    ak.add_argument("--conflict", type=int, help="the conflict's number, to be sure it is the one you checked")
+    ak.add_argument("--note", required=True, help="why (kept with the conflict), e.g. the restored archive")
+    ak.set_defaults(func=cmd_hub_audit_ack)

@@ -36,9 +36,9 @@ def backoff(attempts: int, base: int = 30, cap: int = 3600) -> timedelta:
 
 
 # ---------------------------------------------------------------------------------------------- directory
-def add_agency(code: str, name: str, node: str, *, parent_code=None, old_code=None,
-               level: str = "district") -> HubAgency:
-    """Add or update one agency of the directory."""
+def _agency_fields(code: str, name: str, node: str, *, parent_code=None, old_code=None,
+                   level: str = "district") -> tuple[str, dict]:
+    """One directory entry checked and normalised: (code, the row's other fields)."""
     code = (code or "").strip().upper()
     if not codes.is_new_organ_id(code):
         raise Invalid("Mã định danh cơ quan không hợp lệ (ví dụ H37.02.02).", code="agency_code_invalid")
@@ -48,13 +48,47 @@ def add_agency(code: str, name: str, node: str, *, parent_code=None, old_code=No
         raise Invalid("Cấp hành chính: province, district hoặc commune.", code="level_invalid")
     if not name or not node:
         raise Invalid("Cần tên cơ quan và máy chủ (node) quản lý.", code="agency_incomplete")
-    fields = {"old_code": (old_code or "").strip().upper() or None, "name": name.strip()[:200],
-              "parent_code": (parent_code or "").strip().upper() or None, "level": level,
-              "node": node.strip(), "active": True}
+    return code, {"old_code": (old_code or "").strip().upper() or None, "name": name.strip()[:200],
+                  "parent_code": (parent_code or "").strip().upper() or None, "level": level,
+                  "node": node.strip(), "active": True}
+
+
+def add_agency(code: str, name: str, node: str, *, parent_code=None, old_code=None,
+               level: str = "district") -> HubAgency:
+    """Add or update one agency of the directory."""
+    code, fields = _agency_fields(code, name, node, parent_code=parent_code, old_code=old_code, level=level)
     with write_transaction():
         HubAgency.insert(code=code, **fields).on_conflict(conflict_target=[HubAgency.code],
                                                           update=fields).execute()
     return HubAgency.get_by_id(code)
+
+
+def sync_directory(entries) -> dict:
+    """Add or update the agencies of a list (the playbooks send every agency of the inventory's nodes) and say
+    which changed. All entries are checked before anything is written; agencies the list does not name stay
+    as they are (the directory also holds agencies added by hand or hosted beyond this province's nodes)."""
+    wanted = {}
+    for entry in entries:
+        entry = entry if isinstance(entry, dict) else {}
+        code, fields = _agency_fields(entry.get("code"), entry.get("name"), entry.get("node"),
+                                      parent_code=entry.get("parent_code"), old_code=entry.get("old_code"),
+                                      level=entry.get("level") or "district")
+        if code in wanted:
+            raise Invalid(f"Mã định danh {code} xuất hiện hai lần trong danh sách.", code="agency_code_duplicate")
+        wanted[code] = fields
+    out = {"added": [], "updated": [], "unchanged": []}
+    with write_transaction():
+        for code, fields in wanted.items():
+            row = HubAgency.get_or_none(HubAgency.code == code)
+            if row is None:
+                HubAgency.insert(code=code, **fields).execute()
+                out["added"].append(code)
+            elif any(getattr(row, name) != value for name, value in fields.items()):
+                HubAgency.update(**fields).where(HubAgency.code == code).execute()
+                out["updated"].append(code)
+            else:
+                out["unchanged"].append(code)
+    return out
 
 
 def list_agencies() -> list[HubAgency]:
