@@ -35,9 +35,11 @@ control_socket_disable = True
 preload_app = True
 
 # prometheus-client multiprocess mode: every worker writes its counters to files in this directory, which is
-# emptied at start so values of dead processes from an earlier run do not linger.
-_metrics_dir = Path(_s.data_dir) / "metrics"
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_metrics_dir))
+# emptied at start so values of dead processes from an earlier run do not linger. A second gunicorn on the same
+# data directory (the hub's exchange endpoint, vanban-exchange.service) names its own in the environment, or
+# its start would empty the web's.
+_metrics_dir = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or Path(_s.data_dir) / "metrics")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
 
 
 def on_starting(server):
