@@ -91,6 +91,25 @@ def test_a_server_enrols_over_the_playbooks_path(ca_home, tmp_path, capsys, monk
     assert datetime.fromisoformat(status["not_after"]) > datetime.now(timezone.utc) + timedelta(days=800)
 
 
+def test_the_hub_can_issue_and_spend_the_token_itself(ca_home, tmp_path, capsys, monkeypatch):
+    """The playbooks' form: root at the hub issues the request's token and spends it in one command, so no
+    token travels through Ansible."""
+    node = tmp_path / "node"
+    rc, request, err = _run(capsys, monkeypatch, ["--data", str(node), "enroll", "request", "--name", "node2"])
+    assert rc == 0, err
+    rc, answer, err = _run(capsys, monkeypatch, ["--data", str(ca_home), "enroll", "sign", "--issue-token"], request)
+    assert rc == 0, err
+    assert _run(capsys, monkeypatch, ["--data", str(node), "enroll", "install"], answer)[0] == 0
+    assert _status(capsys, monkeypatch, ca_home, node, "--name", "node2")["valid"]
+    tokens = json.loads((ca_home / "pki/enroll/tokens.json").read_text())
+    assert [(r["name"], bool(r["used"])) for r in tokens.values()] == [("node2", True)]
+    # The request's own checks still apply: a role the token cannot be issued for is refused.
+    bad = {**json.loads(request), "role": "admin"}
+    rc, out, err = _run(capsys, monkeypatch, ["--data", str(ca_home), "enroll", "sign", "--issue-token"],
+                        json.dumps(bad))
+    assert rc == 2 and "enroll_bad_request" in err
+
+
 def test_status_names_what_is_wrong(ca_home, tmp_path, capsys, monkeypatch):
     node = tmp_path / "node"
     assert _status(capsys, monkeypatch, ca_home, node, "--name", "node1")["valid"] is False  # nothing yet

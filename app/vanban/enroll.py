@@ -283,8 +283,12 @@ def register(subparsers) -> None:
     t.add_argument("--role", choices=("node", "hub"), default="node")
     t.add_argument("--hours", type=int, default=72)
     t.set_defaults(func=_cmd_token)
-    sub.add_parser("sign", help="answer a request read as JSON on stdin (with its token), as the endpoint "
-                                "does; prints the certificates (JSON)").set_defaults(func=_cmd_sign)
+    g = sub.add_parser("sign", help="answer a request read as JSON on stdin (with its token), as the endpoint "
+                                    "does; prints the certificates (JSON)")
+    g.add_argument("--issue-token", action="store_true",
+                   help="issue the request's one-time token here and spend it at once (root at the hub, e.g. the "
+                        "playbooks: no token travels)")
+    g.set_defaults(func=_cmd_sign)
     r = sub.add_parser("request", help="make this server's keys (pending until install) and print the request")
     r.add_argument("--name", required=True, help="this server's name at the hub (certificate CN)")
     r.add_argument("--role", choices=("node", "hub"), default="node")
@@ -330,7 +334,11 @@ def _cmd_sign(args) -> int:
     pass_file = _dir(args.settings.data_path) / "ca.pass"
     if not pass_file.exists():
         raise Invalid(f"Chưa bật đăng ký: thiếu {pass_file} (vanban enroll setup)", code="enroll_not_configured")
-    print(json.dumps(answer_request(args.settings.data_path, _stdin_json(), pass_file.read_bytes().strip())))
+    body = _stdin_json()
+    if args.issue_token and isinstance(body, dict):
+        body["token"] = issue_token(args.settings.data_path, str(body.get("name", "")), role=str(body.get("role", "")),
+                                    hours=1)
+    print(json.dumps(answer_request(args.settings.data_path, body, pass_file.read_bytes().strip())))
     return 0
 
 
