@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import NamedTuple
 
 from ..models.schema import AuditEntry
 
@@ -55,3 +56,25 @@ def verify() -> list[str]:
         prev = e.hash
         expected_id = e.id + 1
     return problems
+
+
+class Head(NamedTuple):
+    """The newest entry of the log and how many entries there are: what the hub witnesses (exchange/witness.py)."""
+
+    entry_id: int
+    hash: str
+    at: str
+    count: int
+
+
+def head() -> Head | None:
+    last = AuditEntry.select(AuditEntry.id, AuditEntry.hash, AuditEntry.at).order_by(AuditEntry.id.desc()).first()
+    if last is None:
+        return None
+    return Head(last.id, last.hash, last.at, AuditEntry.select().count())
+
+
+def hash_at(entry_id: int) -> str | None:
+    """The stored hash of one entry, None when there is no such entry."""
+    row = AuditEntry.select(AuditEntry.hash).where(AuditEntry.id == entry_id).first()
+    return row.hash if row else None

@@ -69,7 +69,15 @@ def _v11():
     create_received_task_tables()
 
 
-MIGRATIONS = [(1, _v1), (2, _v2), (3, _v3), (4, _v4), (10, _v10), (11, _v11)]
+def _v12():
+    # The hub countersigns each node's audit-log head: the node's receipts, the hub's witnessed heads (append-only)
+    # and conflicts (exchange/witness.py).
+    from .witness import create_witness_tables
+
+    create_witness_tables()
+
+
+MIGRATIONS = [(1, _v1), (2, _v2), (3, _v3), (4, _v4), (10, _v10), (11, _v11), (12, _v12)]
 LATEST = max(number for number, _ in MIGRATIONS)
 
 
