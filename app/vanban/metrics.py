@@ -22,11 +22,16 @@ BUILD_INFO = Gauge("vanban_build_info", "Build of the running app", ["version", 
 
 
 
-def _extra_collectors() -> list:
+def _extra_collectors(role: str) -> list:
     """Scrape-time collectors of subsystems (objects with collect(), as prometheus_client expects)."""
     from .exchange.stats import OutboxCollector
 
-    return [OutboxCollector()]
+    collectors = [OutboxCollector()]
+    if role == "hub":  # audit-log heads witnessed per node, conflicts waiting for the IT centre
+        from .exchange.witness import AuditHeadCollector
+
+        collectors.append(AuditHeadCollector())
+    return collectors
 
 
 class BusinessCollector:
@@ -61,6 +66,6 @@ def render(role: str, today) -> bytes:
     out = generate_latest(registry)
     business = CollectorRegistry()
     business.register(BusinessCollector(today))
-    for collector in _extra_collectors():
+    for collector in _extra_collectors(role):
         business.register(collector)
     return out + generate_latest(business)

@@ -42,7 +42,7 @@ def _json_errors(responder):
             return responder(self, req, resp, *args, **kw)
         except DomainError as exc:
             resp.status = exc.status
-            resp.media = {"error": {"code": exc.code, "message": exc.message}}
+            resp.media = {"error": {"code": exc.code, "message": exc.message, **getattr(exc, "details", {})}}
 
     return wrapper
 
@@ -146,6 +146,34 @@ class Reports(_Base):
         resp.status = falcon.HTTP_201
 
 
+class AuditHeads(_Base):
+    """A node's audit-log head, witnessed and countersigned by the hub (exchange/witness.py)."""
+
+    @_json_errors
+    def on_post(self, req, resp):
+        from . import witness
+
+        node = self.who(req)
+        if req.content_length is None:
+            raise witness.LengthRequired("Cần Content-Length cho đầu nhật ký kiểm tra.")
+        if req.content_length > witness.MAX_BODY:
+            raise TooLarge("Đầu nhật ký kiểm tra gửi lên quá lớn.", code="too_large")
+        head = witness.parse_head(req.bounded_stream.read(req.content_length))
+        out = witness.accept_head(self.ctx.clock.now(), node, head, self.config)
+        resp.status = falcon.HTTP_200 if out["duplicate"] else falcon.HTTP_201
+        resp.media = out
+
+
+class AuditHeadLatest(_Base):
+    """The newest head the hub witnessed for the caller, and its conflicts (`vanban audit verify --hub`)."""
+
+    @_json_errors
+    def on_get(self, req, resp):
+        from . import witness
+
+        resp.media = witness.latest_for(self.who(req))
+
+
 def add_routes(app, ctx) -> None:
     """Mount the protocol on ``app`` when this server is the hub (a node answers 404 there)."""
     if ctx.settings.role != "hub":
@@ -155,6 +183,8 @@ def add_routes(app, ctx) -> None:
     app.add_route("/exchange/v1/messages/{hub_id}/ack", Ack(ctx))
     app.add_route("/exchange/v1/directory", Directory(ctx))
     app.add_route("/exchange/v1/reports", Reports(ctx))
+    app.add_route("/exchange/v1/audit-heads", AuditHeads(ctx))
+    app.add_route("/exchange/v1/audit-heads/latest", AuditHeadLatest(ctx))
 
 
 class _Connect:

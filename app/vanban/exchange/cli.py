@@ -193,7 +193,7 @@ def cmd_hub_audit_heads(args) -> int:
         h = n["head"]
         head = f"entry {h['entry_id']} ({h['count']} entries, {h['hash'][:12]}…) at {h['witnessed_at']}" if h else "-"
         c = n["open_conflict"]
-        state = f"CONFLICT #{c['id']} {c['kind']} since {c['detected_at']} (refused since: {c['repeats']})" if c else "ok"
+        state = f"CONFLICT #{c['id']} {c['kind']} since {c['detected_at']} ({c['repeats']} heads refused since)" if c else "ok"
         print(f"{n['node']:20} line {n['line']:<3} {head:70} {state}")
         if c:
             print(f"    {c['message']}")

@@ -9,9 +9,17 @@ The protocol, shared by node → hub and hub → upstream hub (commune → distr
     GET  /exchange/v1/directory               the agency directory
     POST /exchange/v1/reports                 a node's signed daily statistics (exchange/daily_xml.py);
                                               201 {"stored": n, "stale": m}, agency + day replaced
+    POST /exchange/v1/audit-heads             a node's audit-log head {"entry_id", "hash", "count", "at",
+                                              "previous": {"entry_id", "hash"} | null} (exchange/witness.py);
+                                              201 {"receipt", "signature", "certificate", "duplicate": false},
+                                              200 the same for a head already witnessed, 409 a conflict
+                                              (audit_head_conflict, audit_conflict_open, audit_previous_outdated)
+    GET  /exchange/v1/audit-heads/latest      {"node", "line", "head": signed receipt | null, "open_conflict",
+                                              "acknowledged": [...]}: what the hub witnessed for the caller
 
 Errors: connection failures, timeouts, 5xx, 408 and 429 are *retryable* (the job backs off and tries again);
-any other 4xx is a *refusal* that retrying cannot fix (unknown recipient, package too large ...).
+any other 4xx is a *refusal* that retrying cannot fix (unknown recipient, package too large ...). A refusal's
+JSON is {"error": {"code", "message", ...details}}; Refused.details keeps the details.
 """
 from __future__ import annotations
 
@@ -31,10 +39,11 @@ class TransportError(Exception):
 
     retryable = True
 
-    def __init__(self, message: str, code: str = "unreachable"):
+    def __init__(self, message: str, code: str = "unreachable", details: dict | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.details = details or {}
 
 
 class Refused(TransportError):
@@ -72,8 +81,8 @@ class HubClient:
         if resp.status_code >= 500 or resp.status_code in (408, 429):
             raise TransportError(f"Hub trả lỗi {resp.status_code}", code=f"http_{resp.status_code}")
         if resp.status_code >= 400:
-            code, message = _error_of(resp)
-            raise Refused(message, code=code)
+            code, message, details = _error_of(resp)
+            raise Refused(message, code=code, details=details)
         return resp
 
     def send(self, recipient: str, message_id: str, data: bytes | Path) -> dict:
@@ -114,10 +123,29 @@ class HubClient:
     def directory(self) -> list[dict]:
         return self._call("GET", "/directory").json()["agencies"]
 
+    def witness_head(self, head: dict) -> dict:
+        """Have the hub witness this node's audit-log head; returns its signed receipt (exchange/witness.py)."""
+        return _json(self._call("POST", "/audit-heads", json=head))
 
-def _error_of(resp: requests.Response) -> tuple[str, str]:
+    def witnessed_head(self) -> dict:
+        """The newest head the hub witnessed for this node, and its conflicts."""
+        return _json(self._call("GET", "/audit-heads/latest"))
+
+
+def _json(resp: requests.Response) -> dict:
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise TransportError("Hub trả lời không phải JSON", code="bad_answer")
+    return body
+
+
+def _error_of(resp: requests.Response) -> tuple[str, str, dict]:
     try:
         err = resp.json()["error"]
-        return str(err.get("code", f"http_{resp.status_code}")), str(err.get("message", ""))
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
-        return f"http_{resp.status_code}", resp.text[:200]
+        details = {k: v for k, v in err.items() if k not in ("code", "message")}
+        return str(err.get("code", f"http_{resp.status_code}")), str(err.get("message", "")), details
+    except (ValueError, KeyError, TypeError, AttributeError, json.JSONDecodeError):
+        return f"http_{resp.status_code}", resp.text[:200], {}
