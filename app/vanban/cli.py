@@ -1,4 +1,4 @@
-"""The `vanban` command line: init, migrate, create-agency, create-user, demo, serve, worker, audit verify."""
+"""The `vanban` command line: init, migrate, create-agency, create-user, demo, serve, worker, audit verify|witness."""
 from __future__ import annotations
 
 import argparse
@@ -181,17 +181,53 @@ def cmd_worker(args) -> int:
 
 
 def cmd_audit_verify(args) -> int:
+    """0 intact, 1 tampered (the chain, a hub receipt, or with --hub the hub's record), 3 the hub not reached."""
     from .core import audit
+    from .exchange import witness_node
+    from .exchange.config import load_config
     from .models import database
 
     _context(args, readonly=True)
-    problems = audit.verify()
+    config = load_config(args.settings.data_path)
+    found = witness_node.check_receipts(config)
+    found.problems[:0] = audit.verify()
+    hub_error = None
+    if args.hub:
+        from .exchange.transport import HubClient, TransportError
+
+        try:
+            witness_node.check_hub(config, HubClient.from_config(config), found)
+        except TransportError as exc:
+            hub_error = exc
     count = database.execute_sql("SELECT count(*) FROM audit_entry").fetchone()[0]
-    if problems:
-        for p in problems:
-            print(f"TAMPERED: {p}")
+    for p in found.problems:
+        print(f"TAMPERED: {p}")
+    for note in found.notes:
+        print(note)
+    if hub_error is not None:
+        print(f"lỗi: không hỏi được hub: {hub_error.message} [{hub_error.code}]", file=sys.stderr)
+    if found.problems:
         return 1
+    if hub_error is not None:
+        return 3
     print(f"audit log intact: {count} entries")
+    return 0
+
+
+def cmd_audit_witness(args) -> int:
+    """Have the hub witness the audit-log head now (the hourly job's work); exit 3 when the hub cannot be
+    reached or refuses it (a conflict: the message says which)."""
+    from .exchange.node import config_of
+    from .exchange.transport import HubClient, TransportError
+    from .exchange.witness_node import witness
+
+    ctx = _context(args)
+    try:
+        out = witness(ctx, HubClient.from_config(config_of(ctx)))
+    except TransportError as exc:
+        print(f"lỗi: {exc.message} [{exc.code}]", file=sys.stderr)
+        return 3
+    print(json.dumps(out, ensure_ascii=False))
     return 0
 
 
@@ -262,7 +298,12 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run the background job consumer").set_defaults(func=cmd_worker)
     au = sub.add_parser("audit", help="audit log")
     au_sub = au.add_subparsers(dest="audit_command", required=True)
-    au_sub.add_parser("verify", help="check the hash chain").set_defaults(func=cmd_audit_verify)
+    av = au_sub.add_parser("verify", help="check the hash chain and the hub's receipts (exit 1 tampered)")
+    av.add_argument("--hub", action="store_true",
+                    help="also ask the hub what it witnessed for this server (exit 3 when it cannot be reached)")
+    av.set_defaults(func=cmd_audit_verify)
+    au_sub.add_parser("witness", help="have the hub countersign the audit-log head now (hourly job)"
+                      ).set_defaults(func=cmd_audit_witness)
     sub.add_parser("health", help="quick database check").set_defaults(func=cmd_health)
     for name in PLUGINS if plugins else ():
         try:

@@ -7,6 +7,10 @@ changed since (exchange/daily.py; idempotent, so an hourly run costs one small q
 costs one failed connection per minute, not one per row. The same functions run by hand as
 `vanban exchange push|poll` and `vanban hub upstream`. Every hour a hub removes the bytes of messages
 acknowledged longer ago than hub_keep_acknowledged_days (`vanban hub sweep` by hand).
+
+Every hour a node has the hub witness its audit-log head and keeps the signed receipt (exchange/witness.py;
+`vanban audit witness` by hand). The hub down, or refusing the head (a conflict: logged as an error), costs
+the run one warning and a return value; the next run tries again, and no user request ever waits for it.
 """
 from __future__ import annotations
 
@@ -52,6 +56,10 @@ def _run(jobs, what: str) -> dict:
             from .daily import push_reports
 
             return push_reports(ctx, client)
+        if what == "witness":
+            from .witness_node import witness
+
+            return witness(ctx, client)
         from . import hub
 
         out = hub.forward_upstream(ctx.blobs, client, ctx.clock.now())
@@ -59,7 +67,10 @@ def _run(jobs, what: str) -> dict:
                                      max_bytes=config.max_bytes, tmp_dir=ctx.blobs.tmp))
         return out
     except TransportError as exc:
-        log.warning("exchange %s: %s", what, exc.message)  # the next run retries; metrics show the backlog
+        # the next run retries; metrics show the backlog. A refused audit head is no link trouble: the hub
+        # found this server's audit log cut or rewritten (or restored), which someone must look at.
+        level = logging.ERROR if exc.code in ("audit_head_conflict", "audit_conflict_open") else logging.WARNING
+        log.log(level, "exchange %s: %s [%s]", what, exc.message, exc.code)
         return {"error": exc.code}
 
 
@@ -87,6 +98,11 @@ def register(jobs) -> None:
         @jobs.huey.periodic_task(crontab(minute="17"), name="exchange_daily_report")
         def exchange_daily_report():
             return jobs.run_in_db(_run, jobs, "report")
+
+        # minute 29: off the hour and off the other hourly jobs
+        @jobs.huey.periodic_task(crontab(minute="29"), name="exchange_audit_witness")
+        def exchange_audit_witness():
+            return jobs.run_in_db(_run, jobs, "witness")
     else:
         @jobs.huey.periodic_task(crontab(minute="*"), name="exchange_upstream")
         def exchange_upstream():
