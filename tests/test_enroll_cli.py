@@ -120,6 +120,8 @@ def test_status_names_what_is_wrong(ca_home, tmp_path, capsys, monkeypatch):
     assert any("issued for a node, this is the hub" in r for r in reasons)
     assert any("does not name 198.18.0.12" in r for r in reasons)
     assert any("renewed 900 days before" in r for r in reasons)
+    # A node's certificate is a client's: an address it does not name is no reason to issue it again.
+    assert _status(capsys, monkeypatch, ca_home, node, "--name", "node1", "--host", "198.18.0.99")["valid"]
     # Another province's root (a hub rebuilt with a new CA): nothing installed chains to it.
     other = tmp_path / "other-ca"
     (other / "pki/enroll").mkdir(parents=True)

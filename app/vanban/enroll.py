@@ -226,8 +226,8 @@ def enrol_node(url: str, token: str, *, name: str, role: str, data_dir, hosts=()
 def identity_status(data_dir, *, name: str, role: str, hosts=(), ca_pem: bytes, renew_days: int = 30,
                     now: datetime | None = None) -> dict:
     """Whether the installed identity is still the right one: both certificates present, matching their keys,
-    issued by ``ca_pem`` (the hub's root) for ``name``, the TLS one for ``role`` and every address in ``hosts``,
-    and valid for more than ``renew_days``. ``reasons`` says what is wrong (empty when valid)."""
+    issued by ``ca_pem`` (the hub's root) for ``name``, the TLS one for ``role`` (a hub's also for every name in
+    ``hosts``), and valid for more than ``renew_days``. ``reasons`` says what is wrong (empty when valid)."""
     from .exchange.tls import _san, common_name
 
     now = now or datetime.now(timezone.utc)
@@ -255,8 +255,10 @@ def identity_status(data_dir, *, name: str, role: str, hosts=(), ca_pem: bytes, 
     tls = pairs["tls"][0]
     if role == "hub" and ExtendedKeyUsageOID.SERVER_AUTH not in _ext(tls, x509.ExtendedKeyUsage, []):
         reasons.append("tls.crt cannot serve TLS (issued for a node, this is the hub)")
+    # Nodes check the hub's names against its certificate; a node's is a client certificate whose names no one
+    # checks, so a node whose address changed keeps it.
     present = set(_ext(tls, x509.SubjectAlternativeName, []))
-    missing = [h for h in hosts if not set(_san([h])) <= present]
+    missing = [h for h in hosts if not set(_san([h])) <= present] if role == "hub" else []
     if missing:
         reasons.append(f"tls.crt does not name {', '.join(missing)}")
     return {"valid": not reasons, "reasons": reasons, "tls_serial": f"{tls.serial_number:x}",
