@@ -126,8 +126,8 @@ def test_cut_tail_is_named_by_the_receipt_then_by_the_hub(lab):
 
     metrics = testing.TestClient(hub_app).simulate_get("/metrics").text
     database.close()
-    assert 'vanban_audit_head_conflicts_open{node="node1"} 1.0' in metrics
-    assert 'vanban_audit_head_witnessed_timestamp_seconds{node="node1"}' in metrics
+    assert 'vanban_audit_head_conflicts_open{exchange_node="node1"} 1.0' in metrics
+    assert 'vanban_audit_head_witnessed_timestamp_seconds{exchange_node="node1"}' in metrics
 
 
 def test_rewritten_newest_entry_and_forged_receipts(lab):

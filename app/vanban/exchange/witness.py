@@ -20,7 +20,7 @@ A contradiction is recorded as a conflict and answered 409 (code ``audit_head_co
 centre acknowledges it (`vanban hub audit-ack`, after checking it is a restore it knows of: docs/rebuild.md)
 the node's heads are refused (``audit_conflict_open``) and counted on the conflict. The acknowledgement
 starts a new line: the node's next head is accepted as its first. Conflicts show in `vanban hub audit-heads`
-and as vanban_audit_head_conflicts_open{node}; they never touch the relay of documents.
+and as vanban_audit_head_conflicts_open{exchange_node}; they never touch the relay of documents.
 """
 from __future__ import annotations
 
@@ -318,16 +318,18 @@ def acknowledge(now, node: str, *, note: str, by: str, conflict_id: int | None =
 
 
 class AuditHeadCollector:
-    """vanban_audit_head_conflicts_open{node} and vanban_audit_head_witnessed_timestamp_seconds{node}, read at
-    scrape time (the exchange port's workers and the web workers share nothing else)."""
+    """vanban_audit_head_conflicts_open{exchange_node} and vanban_audit_head_witnessed_timestamp_seconds
+    {exchange_node}, read at scrape time (the exchange port's workers and the web workers share nothing else).
+    Not `node`: that label is each appliance's own identity (monitoring/prometheus/node.yml external_labels)."""
 
     def collect(self):
         from prometheus_client.core import GaugeMetricFamily
 
         open_ = GaugeMetricFamily("vanban_audit_head_conflicts_open", "Audit-log conflicts (cut, rewritten or "
-                                  "restored log) per node waiting for the IT centre's acknowledgement", labels=["node"])
+                                  "restored log) per node waiting for the IT centre's acknowledgement",
+                                  labels=["exchange_node"])
         seen = GaugeMetricFamily("vanban_audit_head_witnessed_timestamp_seconds", "When the hub last witnessed "
-                                 "the node's audit-log head", labels=["node"])
+                                 "the node's audit-log head", labels=["exchange_node"])
         try:
             rows = _gauges()
         except Exception:  # a scrape must not fail because the tables are not migrated yet
