@@ -62,8 +62,10 @@ def test_bad_inventory_is_refused_before_any_change(province):
     bad = province.write_inventory(
         "bad.yml",
         groups={"hub": [HUB], "nodes": NODES, "districts": ["node2"]},
-        host_vars={"node2": {"vanban_agencies": [{"code": "H29.31.01", "name": "trùng mã", "lan": "10.9.0.0/24"}]}},
-        all_vars={"vanban_admin_networks": ["10.250.0.0/24"], "vanban_preflight_min_free_gb": 1000000})
+        host_vars={"node2": {"vanban_agencies": [{"code": "H29.31.01", "name": "trùng mã", "lan": "10.9.0.0/24"}]},
+                   "node1": {"vanban_exchange_node_name": "NODE2"}},
+        all_vars={"vanban_admin_networks": ["10.250.0.0/24"], "vanban_preflight_min_free_gb": 1000000,
+                  "vanban_hub_address": "hub1.lab/24"})
     run = province.play("site.yml", inventory=bad)
     TIMES["refused bad inventory"] = run.seconds
     assert run.rc != 0
@@ -72,8 +74,12 @@ def test_bad_inventory_is_refused_before_any_change(province):
     assert "agency code H29.31.01 is listed 2 times (node1, node2)" in out
     assert "the firewall would lock it out" in out and f"add {province.lab.subnet.gateway}/32" in out
     assert "GiB free under /var" in out
+    # Exchange settings: the hub's address must be an address, and two servers cannot share a name at the hub.
+    assert "vanban_hub_address hub1.lab/24 is not an IP address" in out
+    assert "exchange name NODE2 is also the name of node2: the hub could not tell them apart" in out
     for host in (HUB, *NODES):
         assert province.lab[host].run("test -e /etc/nftables.conf || test -e /etc/vanban", check=False).returncode != 0
+        assert province.lab[host].run("test -e /var/lib/vanban-exchange-ca", check=False).returncode != 0
 
 
 def test_converge_then_second_run_changes_nothing(province):
@@ -195,6 +201,7 @@ def test_outsiders_see_only_the_allowed_ports(province):
     for port in (22, 9100, 9101, 9090, 8080):
         assert _probe(province, "clerk", node1, port) == "filtered", port
     assert _probe(province, "clerk", node2, 443) == "filtered"  # not node2's agency LAN
+    assert _probe(province, "clerk", hub, 8443) == "filtered"   # the exchange port is for the nodes only
     for address in (node1, node2, hub):
         for port in (22, 443, 80, 8443, 9101, 3310, 9090, 9093):
             assert _probe(province, "stranger", address, port) == "filtered", (address, port)
@@ -207,9 +214,73 @@ def test_hub_scrapes_metrics_and_nodes_cannot(province):
     metrics = lab[HUB].run(f"curl -sf http://{lab['node1'].address}:9101/metrics").stdout
     assert "vanban_" in metrics
     assert lab["node2"].tcp_state(lab["node1"].address, 9101) == "filtered"
-    assert lab["node1"].tcp_state(lab[HUB].address, 8443) != "filtered"  # nodes reach the hub's exchange port
+    for node in NODES:  # nodes reach the hub's exchange endpoint
+        assert lab[node].tcp_state(lab[HUB].address, 8443) == "open", node
     assert lab["node2"].tcp_state(lab[HUB].address, 9093) == "open"  # and its Alertmanager
     assert lab["node2"].tcp_state(lab["node1"].address, 9090) == "filtered"  # but not each other's Prometheus
+
+
+_PKI = "/var/lib/vanban/pki/exchange"
+
+
+def test_documents_flow_between_agencies_through_the_hub(province):
+    """What site.yml deployed: the hub's CA, endpoint (vanban-exchange, mutual TLS) and directory; every server's
+    identity and exchange.toml. node1's agency sends to node2's agency through the hub; node2 keeps it exactly
+    once, and the job workers carry node2's 01 (arrived) status back to node1 by themselves."""
+    lab, hub = province.lab, province.lab[HUB]
+    started = time.monotonic()
+    assert hub.run("systemctl is-active vanban-exchange").stdout.strip() == "active"
+    # The provincial CA is the hub's, root only; each server has an identity from it, for its own name.
+    assert hub.run("stat -c '%U %a' /var/lib/vanban-exchange-ca /var/lib/vanban-exchange-ca/pki/root/ca.key.pem"
+                   ).stdout.split() == ["root", "700", "root", "600"]
+    root = hub.run("cat /var/lib/vanban-exchange-ca/pki/root/ca.crt").stdout
+    for host in (HUB, *NODES):
+        node = lab[host]
+        assert node.run("test -e /var/lib/vanban-exchange-ca", check=False).returncode != 0 or host == HUB
+        assert node.run(f"cat {_PKI}/ca.crt").stdout == root
+        subject = node.run(f"openssl x509 -noout -subject -in {_PKI}/tls.crt").stdout
+        assert f"CN = {host}" in subject, subject
+        assert node.run(f"stat -c '%U %a' {_PKI}/tls.key {_PKI}/dsig.key").stdout.split() == ["vanban", "600"] * 2
+    for node in NODES:
+        toml = lab[node].run("cat /var/lib/vanban/exchange.toml").stdout
+        assert f'node_name = "{node}"' in toml and f'hub_url = "https://{hub.address}:8443"' in toml, toml
+    # No key or the root's passphrase in any playbook output.
+    passphrase = hub.run("cat /var/lib/vanban-exchange-ca/pki/enroll/ca.pass").stdout.strip()
+    for log in province.workdir.glob("*.log"):
+        text = log.read_text()
+        assert passphrase not in text and "PRIVATE KEY" not in text, log.name
+    # Mutual TLS: without a certificate of the province the handshake fails; with node1's, the directory lists
+    # every agency of the inventory with the node that hosts it.
+    curl = f"curl -s --cacert {_PKI}/ca.crt https://{hub.address}:8443/exchange/v1/directory"
+    assert lab["node1"].run(curl, check=False).returncode != 0
+    directory = json.loads(lab["node1"].run(f"{curl} --cert {_PKI}/tls.crt --key {_PKI}/tls.key").stdout)
+    assert {(a["code"], a["node"]) for a in directory["agencies"]} >= {("H29.31.01", "node1"), ("H29.32.01", "node2")}
+
+    # A document from node1's agency to node2's, pushed and polled with the CLI (the job workers, which do the
+    # same every minute, are held meanwhile so that the test knows who moved what).
+    subject = "Cong van lien thong qua hub"
+    for node in NODES:
+        lab[node].run("systemctl stop vanban-worker")
+    try:
+        province.issue_outgoing("node1", "H29.31.01", "H29.32.01", "LT-1", subject)
+        pushed = json.loads(province.vanban("node1", "exchange push").stdout.splitlines()[-1])
+        assert pushed["sent"] == 1, pushed
+        polled = json.loads(province.vanban("node2", "exchange poll").stdout.splitlines()[-1])
+        assert polled["received"] == 1 and polled["refused"] == 0, polled
+    finally:
+        for node in NODES:
+            lab[node].run("systemctl start vanban-worker")
+    assert province.exchange_inbox("node2") == {subject: 1}
+    # The 01 (arrived) status goes back by the job workers alone: node2's pushes it, node1's polls it.
+    # (the only document node1 sent in this province)
+    _wait_for("node1 sees node2's 01 status", lambda: [
+        r for r in json.loads(province.vanban("node1", "exchange status").stdout)["receipts"]
+        if r["recipient"] == "H29.32.01" and r["status"] == "01"], timeout=300)
+    # Exactly once: node2's worker has polled since, still one copy; the hub relayed one package to H29.32.01.
+    assert province.exchange_inbox("node2") == {subject: 1}
+    assert province.sql(HUB, "select count(*) from hub_message where kind = 'package' and recipient = 'H29.32.01'"
+                        ) == [["1"]]
+    TIMES["exchange node1 -> hub -> node2, 01 back"] = time.monotonic() - started
 
 
 def test_eicar_is_refused_by_the_apps_scanner(province):
@@ -278,6 +349,7 @@ def test_broken_upgrade_is_rolled_back(province, tmp_path):
     for host in (HUB, *NODES):
         health = json.loads(lab[host].run("curl -sk https://127.0.0.1/healthz").stdout)
         assert health["status"] == "ok" and health["version"] == "0.1.0", (host, health)
+    assert lab[HUB].run("systemctl is-active vanban-exchange").stdout.strip() == "active"
     # The first batch failed, so the rollout stopped: the later hosts never received the release.
     untouched = [h for h in NODES if lab[h].run("test -d /opt/vanban/releases/0.1.1", check=False).returncode != 0]
     assert untouched, "rollout did not stop after the failed batch"

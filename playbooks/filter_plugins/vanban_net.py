@@ -31,6 +31,21 @@ def vanban_bad_cidrs(networks):
     return bad
 
 
+def vanban_is_address(value):
+    """True for one IPv4 or IPv6 address (no prefix length, no name)."""
+    try:
+        ipaddress.ip_address(str(value).strip())
+    except ValueError:
+        return False
+    return True
+
+
+def vanban_url_host(address):
+    """An address as the host part of a URL: IPv6 in brackets."""
+    address = str(address).strip()
+    return f"[{address}]" if ":" in address else address
+
+
 def vanban_ipv4(networks):
     return [str(_network(n)) for n in networks or [] if _network(n).version == 4]
 
@@ -54,6 +69,8 @@ class FilterModule:
         return {
             "vanban_in_networks": vanban_in_networks,
             "vanban_bad_cidrs": vanban_bad_cidrs,
+            "vanban_is_address": vanban_is_address,
+            "vanban_url_host": vanban_url_host,
             "vanban_ipv4": vanban_ipv4,
             "vanban_ipv6": vanban_ipv6,
             "vanban_table": vanban_table,

@@ -5,8 +5,10 @@ Shared by tests/test_playbooks.py and tests/perf/bench_converge.py.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tarfile
@@ -18,6 +20,47 @@ from .lab import Lab
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOKS = REPO / "playbooks"
+# Run on a host as the service user: an issued outgoing document of an agency, with a one-page PDF, queued in
+# the outbox for another agency (what issuing does once the clerk has signed; the UI is tested elsewhere).
+# argv: agency code, recipient code, number, subject, user name of the clerk.
+ISSUE_OUTGOING = r'''
+import sys
+from fpdf import FPDF
+from vanban.clock import SystemClock
+from vanban.core.blobs import BlobStore
+from vanban.models import database, init_database, write_transaction
+from vanban.models.outgoing import Outbox
+from vanban.models.schema import Agency, Attachment, Blob, Document, Register, User
+from vanban.settings import load_settings
+
+agency_code, to, number, subject, username = sys.argv[1:6]
+settings = load_settings()
+init_database(settings.db_path)
+database.connect(reuse_if_open=True)
+pdf = FPDF()
+pdf.add_page()
+pdf.set_font("helvetica", size=12)
+pdf.cell(text=f"Van ban so {number}")
+data = bytes(pdf.output())
+now = SystemClock().local().replace(microsecond=0)
+blobs = BlobStore(settings.data_path / "blobs")
+staged = blobs.stage_bytes(data)
+with write_transaction():
+    agency = Agency.get(Agency.code == agency_code)
+    user = User.get(User.username == username)
+    reg = Register.get((Register.agency == agency) & (Register.kind == "outgoing") & (Register.confidential == False))
+    doc = Document.create(agency=agency, direction="out", register=reg, year=now.year, issuer_name=agency.name,
+                          issuer_code=agency.code, number=number, notation="UBND-VP", doc_date=now.date(),
+                          doc_type="CV", subject=subject, medium="electronic", status="issued", created_by=user,
+                          created_at=now)
+    blobs.commit(staged)
+    Blob.insert(sha256=staged.sha256, size=staged.size, created_at=now).on_conflict_ignore().execute()
+    Attachment.create(document=doc, blob=staged.sha256, filename=f"{number}-UBND-VP.pdf",
+                      content_type="application/pdf", size=staged.size, uploaded_by=user, created_at=now)
+    Outbox.create(agency=agency, document=doc, organ_id=to, kind="issue", status="pending", attempts=0,
+                  next_attempt_at=now, created_at=now, last_error="")
+print(doc.id)
+'''
 _RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -137,3 +180,22 @@ class Province:
         """Run the vanban CLI on a host as its service user."""
         return self.lab[host].run(
             f"runuser -u vanban -- /opt/vanban/current/bin/vanban --config /etc/vanban/vanban.toml {command}", **kw)
+
+    def sql(self, host: str, query: str) -> list[list[str]]:
+        """Rows of a read-only query on a host's database (sqlite3 shell as root)."""
+        out = self.lab[host].run(f"sqlite3 -separator '|' /var/lib/vanban/vanban.db {json.dumps(query)}").stdout
+        return [line.split("|") for line in out.splitlines() if line]
+
+    def issue_outgoing(self, host: str, agency: str, to: str, number: str, subject: str,
+                       username: str = "vanthu") -> None:
+        """An issued document of `agency` on `host` queued for `to` (ISSUE_OUTGOING; `username` must exist)."""
+        # written each time: a rebuilt host's disk no longer has an earlier copy
+        self.lab[host].write_file("/usr/local/share/vanban-issue.py", ISSUE_OUTGOING)
+        self.lab[host].run(
+            "runuser -u vanban -- env VANBAN_CONFIG=/etc/vanban/vanban.toml /opt/vanban/current/bin/python "
+            f"/usr/local/share/vanban-issue.py {agency} {to} {shlex.quote(number)} {shlex.quote(subject)} {username}")
+
+    def exchange_inbox(self, host: str) -> dict[str, int]:
+        """Packages in a host's exchange inbox: subject -> number of rows (1 = exactly once)."""
+        rows = self.sql(host, "select subject, count(*) from exchange_inbox where kind = 'package' group by subject")
+        return {subject: int(n) for subject, n in rows}
