@@ -141,6 +141,7 @@ def firstboot_lib(tmp_path, monkeypatch):
                       ("base/templates/etc/sudoers.d/vanban-admins.j2", "vanban-admins.j2"),
                       ("antivirus/templates/etc/clamav/freshclam.conf.j2", "freshclam.conf.j2"),
                       ("vanban/templates/etc/vanban/vanban.toml.j2", "vanban.toml.j2"),
+                      ("vanban/templates/var/lib/vanban/exchange.toml.j2", "exchange.toml.j2"),
                       ("monitoring/templates/etc/default/prometheus.j2", "prometheus.j2"),
                       ("monitoring/templates/etc/default/vanban-prometheus-fleet.j2", "vanban-prometheus-fleet.j2"),
                       ("monitoring/templates/etc/prometheus/vanban/file_sd/alertmanagers.json.j2",
@@ -156,6 +157,7 @@ def firstboot_lib(tmp_path, monkeypatch):
         "vanban_antivirus__socket": "/run/clamav/clamd.ctl", "vanban_antivirus__tcp_port": 3310,
         "vanban_app__data_dir": "/var/lib/vanban", "vanban_app__bind": "127.0.0.1:8080",
         "vanban_app__max_upload_mb": 50, "vanban_app__settings": {},
+        "vanban_app__exchange_port": 8443, "vanban_app__exchange_max_package_mb": 100,
         # The monitoring role's defaults as image.yml resolves them.
         "vanban_monitoring__dir": "/etc/prometheus/vanban", "vanban_monitoring__storage": "/var/lib/prometheus/local",
         "vanban_monitoring__retention_time": "7d", "vanban_monitoring__retention_size": "1GB",
@@ -189,6 +191,20 @@ def test_templates_render_like_the_roles(firstboot_lib, tmp_path):
     # A small node scans at the hub (the antivirus role's rule), a hub always locally.
     assert tomllib.loads(fb.render("vanban.toml.j2", fb.role_vars(seed, mem_mb=1024)))["clamd_socket"] == \
         "198.18.250.1:3310"
+
+
+def test_exchange_settings_render_like_the_role(firstboot_lib):
+    """exchange.toml as site.yml writes it: the seed's hostname as this server's name at the hub and, on a node,
+    the hub's endpoint (a hub has no upstream from the seed)."""
+    import tomllib
+
+    node = tomllib.loads(fb.render("exchange.toml.j2", fb.role_vars(fb.validate(tomllib.loads(SEED)), mem_mb=2000)))
+    assert node == {"node_name": "node-test", "hub_url": "https://198.18.250.1:8443", "max_package_mb": 100}
+    hub = tomllib.loads(fb.render("exchange.toml.j2", fb.role_vars(fb.validate(tomllib.loads(HUB_SEED)), mem_mb=2000)))
+    assert hub["node_name"] == "hub-test" and hub["hub_url"] == ""
+    from vanban.exchange.config import ExchangeConfig
+
+    ExchangeConfig(data_dir=REPO, **node)  # the app reads it: no unknown key
 
 
 HUB_SEED = SEED.replace('role = "node"', 'role = "hub"\nprovince = "an-giang"').replace(
