@@ -1,10 +1,11 @@
 """A node whose disk died is rebuilt from the hub's copy (issue 7 item 5; docs/rebuild.md).
 
-Real province on lab hosts (tests/hostlab): a hub and two nodes converged by site.yml, the exchange running
-between them over mutual TLS (the hub's exchange API under gunicorn on 8443, the nodes' push and poll driven
-by the test), backups to the hub over real SSH. Then node1's disk dies (its container is destroyed and a
-blank one boots with the same name and address), playbooks/rebuild.yml brings it back with the passphrase
-recovered from escrow, and the exchange resumes.
+Real province on lab hosts (tests/hostlab): a hub and two nodes converged by site.yml, which also deploys the
+exchange between them (identities from the hub's provincial CA, the hub's vanban-exchange endpoint with mutual
+TLS on 8443, its directory; the nodes' push and poll driven by the test), backups to the hub over real SSH.
+Then node1's disk dies (its container is destroyed and a blank one boots with the same name and address),
+playbooks/rebuild.yml brings it back with the passphrase recovered from escrow, and the exchange resumes (with
+the identity the archive carries; the fresh host's own, issued by site.yml before the restore, is replaced).
 
 Packages the test follows (node1 is rebuilt, the snapshot is the hub backup):
   A  node2 -> node1, received and acknowledged before the snapshot: back, and not fetched again
@@ -32,48 +33,8 @@ pytest_plugins = ("hostlab.fixtures",)
 
 HUB, NODES = "hub1", ["node1", "node2"]
 AGENCY = {"node1": "H29.31.01", "node2": "H29.32.01"}
-ROOT_PASS = "province-root-passphrase-for-the-lab"
 TIMES: dict[str, float] = {}
 STATE: dict = {}
-
-_ISSUE = r'''
-import sys
-from fpdf import FPDF
-from vanban.clock import SystemClock
-from vanban.core.blobs import BlobStore
-from vanban.models import database, init_database, write_transaction
-from vanban.models.outgoing import Outbox
-from vanban.models.schema import Agency, Attachment, Blob, Document, Register, User
-from vanban.settings import load_settings
-
-agency_code, to, number, subject = sys.argv[1:5]
-settings = load_settings()
-init_database(settings.db_path)
-database.connect(reuse_if_open=True)
-pdf = FPDF()
-pdf.add_page()
-pdf.set_font("helvetica", size=12)
-pdf.cell(text=f"Van ban so {number}")
-data = bytes(pdf.output())
-now = SystemClock().local().replace(microsecond=0)
-blobs = BlobStore(settings.data_path / "blobs")
-staged = blobs.stage_bytes(data)
-with write_transaction():
-    agency = Agency.get(Agency.code == agency_code)
-    user = User.get(User.username == "vanthu")
-    reg = Register.get((Register.agency == agency) & (Register.kind == "outgoing") & (Register.confidential == False))
-    doc = Document.create(agency=agency, direction="out", register=reg, year=now.year, issuer_name=agency.name,
-                          issuer_code=agency.code, number=number, notation="UBND-VP", doc_date=now.date(),
-                          doc_type="CV", subject=subject, medium="electronic", status="issued", created_by=user,
-                          created_at=now)
-    blobs.commit(staged)
-    Blob.insert(sha256=staged.sha256, size=staged.size, created_at=now).on_conflict_ignore().execute()
-    Attachment.create(document=doc, blob=staged.sha256, filename=f"{number}-UBND-VP.pdf",
-                      content_type="application/pdf", size=staged.size, uploaded_by=user, created_at=now)
-    Outbox.create(agency=agency, document=doc, organ_id=to, kind="issue", status="pending", attempts=0,
-                  next_attempt_at=now, created_at=now, last_error="")
-print(doc.id)
-'''
 
 
 def _recovery_key(workdir):
@@ -110,17 +71,8 @@ def _root(prov, host, command, **kw):
     return prov.lab[host].run(f"/opt/vanban/current/bin/vanban --config /etc/vanban/vanban.toml {command}", **kw)
 
 
-def _sql(prov, host, query) -> list[list[str]]:
-    out = prov.lab[host].run(f"sqlite3 -separator '|' /var/lib/vanban/vanban.db {json.dumps(query)}").stdout
-    return [line.split("|") for line in out.splitlines() if line]
-
-
 def _issue(prov, node, to_node, number, subject) -> None:
-    # written each time: a rebuilt node's disk no longer has the copy written at set-up
-    prov.lab[node].write_file("/usr/local/share/vanban-issue.py", _ISSUE)
-    prov.lab[node].run(
-        "runuser -u vanban -- env VANBAN_CONFIG=/etc/vanban/vanban.toml /opt/vanban/current/bin/python "
-        f"/usr/local/share/vanban-issue.py {AGENCY[node]} {AGENCY[to_node]} {number} '{subject}'")
+    prov.issue_outgoing(node, AGENCY[node], AGENCY[to_node], number, subject)
 
 
 def _push(prov, node) -> dict:
@@ -131,58 +83,16 @@ def _poll(prov, node) -> dict:
     return json.loads(prov.vanban(node, "exchange poll").stdout.strip().splitlines()[-1])
 
 
-def _inbox(prov, node) -> dict[str, int]:
-    """Packages in a node's exchange inbox: subject -> number of rows (1 = exactly once)."""
-    rows = _sql(prov, node, "select subject, count(*) from exchange_inbox where kind = 'package' group by subject")
-    return {subject: int(n) for subject, n in rows}
-
-
-def _issue_identities(prov, workdir) -> None:
-    """The provincial root and each server's exchange identity, as the IT centre issues them; installed into
-    <data>/pki/exchange (which the backups carry)."""
-    from vanban.exchange.tls import issue_identity
-    from vanban.signing.pki import Pki
-
-    pki = Pki(workdir / "province-pki", ca_key_bits=2048)
-    pki.init_root("Sở Thông tin và Truyền thông tỉnh thử nghiệm", ROOT_PASS)
+def _start_exchange(prov) -> None:
+    """site.yml deployed the exchange; the test adds a clerk on each node and stops the job workers, so it drives
+    push and poll itself and decides what the hub still holds at each step."""
     lab = prov.lab
-    for name in (HUB, *NODES):
-        out = workdir / "identities" / name
-        hosts = [name, lab[name].address]
-        issue_identity(pki, out, name=name, role="hub" if name == HUB else "node", root_passphrase=ROOT_PASS,
-                       hosts=hosts)
-        for f in sorted(out.iterdir()):
-            lab[name].write_file(f"/var/lib/vanban/pki/exchange/{f.name}", f.read_text(),
-                                 mode="0600" if f.suffix == ".key" else "0644")
-        lab[name].run("chown -R vanban:vanban /var/lib/vanban/pki")
-
-
-def _start_exchange(prov, workdir) -> None:
-    lab = prov.lab
-    _issue_identities(prov, workdir)
-    hub_url = f"https://{lab[HUB].address}:8443"
-    prov.vanban(HUB, f"exchange setup --node-name {HUB}")
+    assert lab[HUB].run("systemctl is-active vanban-exchange").stdout.strip() == "active"
     for node in NODES:
-        prov.vanban(HUB, f"hub add-agency --code {AGENCY[node]} --name 'UBND huyện {node}' --node {node}")
-        prov.vanban(node, f"exchange setup --node-name {node} --hub-url {hub_url}")
         prov.vanban(node, f"create-user --agency {AGENCY[node]} --username vanthu --full-name 'Văn thư' "
                           "--roles clerk", input="mat-khau-thu-1\nmat-khau-thu-1\n")
-        # The test drives push and poll itself, so it decides what the hub still holds at each step.
         lab[node].run("systemctl stop vanban-worker")
-    pki = "/var/lib/vanban/pki/exchange"
-    # The playbooks do not deploy the hub's exchange endpoint yet: run it as a transient unit, the way
-    # tests/exchange_lab.py runs it (gunicorn, mutual TLS against the provincial root).
-    lab[HUB].run(
-        "systemd-run --unit vanban-exchange-lab -p User=vanban -p Group=vanban "
-        "-E VANBAN_CONFIG=/etc/vanban/vanban.toml -E VANBAN_WORKERS=1 "
-        "/opt/vanban/current/bin/gunicorn -c python:vanban.gunicorn_conf --bind 0.0.0.0:8443 "
-        f"--certfile {pki}/tls.crt --keyfile {pki}/tls.key --ca-certs {pki}/ca.crt --cert-reqs 2 "
-        "'vanban.exchange.api:create_wsgi()'")
-    for _ in range(60):
-        if lab["node1"].tcp_state(lab[HUB].address, 8443) == "open":
-            return
-        time.sleep(1)
-    raise AssertionError(lab[HUB].run("journalctl -u vanban-exchange-lab --no-pager | tail -30").stdout)
+        assert lab[node].tcp_state(lab[HUB].address, 8443) == "open", node
 
 
 # ------------------------------------------------------------------------------------------------ the story
@@ -206,9 +116,9 @@ def test_converge_with_escrow(province):
         assert passphrase not in log.read_text(), log.name
 
 
-def test_exchange_then_backup_then_more_exchange(province, tmp_path_factory):
+def test_exchange_then_backup_then_more_exchange(province):
     started = time.monotonic()
-    _start_exchange(province, tmp_path_factory.mktemp("pki"))
+    _start_exchange(province)
     # Before the snapshot.
     _issue(province, "node2", "node1", "1", "A truoc sao luu")
     assert _push(province, "node2")["sent"] == 1
@@ -217,7 +127,7 @@ def test_exchange_then_backup_then_more_exchange(province, tmp_path_factory):
     assert _push(province, "node1")["sent"] == 2                 # B, and the 01 (arrived) status for A
     assert _poll(province, "node2")["received"] >= 1
     _issue(province, "node1", "node2", "3", "E gui sau sao luu")  # queued, not pushed yet
-    STATE["documents"] = int(_sql(province, "node1", "select count(*) from document")[0][0])
+    STATE["documents"] = int(province.sql("node1", "select count(*) from document")[0][0])
     now = _root(province, "node1", "backup now --repo hub --quiet", check=False)
     assert now.returncode == 0, now.stdout + now.stderr
     STATE["snapshot"] = json.loads(_root(province, "node1", "backup list --repo hub --json").stdout)["hub"][-1]["name"]
@@ -232,8 +142,8 @@ def test_exchange_then_backup_then_more_exchange(province, tmp_path_factory):
     _issue(province, "node1", "node2", "6", "G gui sau sao luu")
     _push(province, "node1")
     _poll(province, "node2")
-    assert set(_inbox(province, "node2")) == {"B truoc sao luu", "E gui sau sao luu", "G gui sau sao luu"}
-    assert set(_inbox(province, "node1")) == {"A truoc sao luu", "F nhan sau sao luu"}
+    assert set(province.exchange_inbox("node2")) == {"B truoc sao luu", "E gui sau sao luu", "G gui sau sao luu"}
+    assert set(province.exchange_inbox("node1")) == {"A truoc sao luu", "F nhan sau sao luu"}
     TIMES["exchange + backup"] = time.monotonic() - started
 
 
@@ -253,7 +163,7 @@ def test_dead_disk_is_rebuilt_from_the_hub(province):
         assert passphrase not in log.read_text(), log.name
     assert STATE["snapshot"] in run.output
     # The documents of the snapshot are back, with their files intact, and the node is healthy.
-    assert int(_sql(province, "node1", "select count(*) from document")[0][0]) == STATE["documents"]
+    assert int(province.sql("node1", "select count(*) from document")[0][0]) == STATE["documents"]
     health = json.loads(lab["node1"].run("curl -sk https://127.0.0.1/healthz").stdout)
     assert health["status"] == "ok"
     assert lab["node1"].run("systemctl is-active vanban-backup.timer vanban-drill.timer").stdout.split() == \
@@ -272,32 +182,32 @@ def test_exchange_resumes_without_duplicates(province):
     polled = _poll(province, "node1")
     assert polled["refused"] == 0, polled
     _poll(province, "node2")
-    inbox1, inbox2 = _inbox(province, "node1"), _inbox(province, "node2")
+    inbox1, inbox2 = province.exchange_inbox("node1"), province.exchange_inbox("node2")
     assert inbox1.get("A truoc sao luu") == 1        # restored, not fetched twice
     assert inbox1.get("C cho tai hub") == 1          # waited at the hub, delivered once
     for subject in ("B truoc sao luu", "E gui sau sao luu", "G gui sau sao luu"):
         assert inbox2.get(subject) == 1, inbox2      # nothing duplicated at the receiver
     # Statuses re-sent from the restored outbox are recognised by their message ids too.
-    dup = _sql(province, HUB, "select message_id, recipient, count(*) from hub_message "
+    dup = province.sql(HUB, "select message_id, recipient, count(*) from hub_message "
                               "group by message_id, recipient having count(*) > 1")
     assert dup == []
     # New traffic both ways.
     _issue(province, "node2", "node1", "7", "K sau khoi phuc")
     _push(province, "node2")
     assert _poll(province, "node1")["received"] >= 1
-    assert _inbox(province, "node1").get("K sau khoi phuc") == 1
+    assert province.exchange_inbox("node1").get("K sau khoi phuc") == 1
 
 
 def test_package_acknowledged_after_the_snapshot_comes_back(province):
     _poll(province, "node1")
-    assert _inbox(province, "node1").get("F nhan sau sao luu") == 1
+    assert province.exchange_inbox("node1").get("F nhan sau sao luu") == 1
 
 
 def test_new_outgoing_after_the_rebuild_is_delivered(province):
     _issue(province, "node1", "node2", "8", "H sau khoi phuc")
     _push(province, "node1")
     _poll(province, "node2")
-    assert _inbox(province, "node2").get("H sau khoi phuc") == 1
+    assert province.exchange_inbox("node2").get("H sau khoi phuc") == 1
 
 
 def test_restore_drill_on_the_rebuilt_node(province):
