@@ -538,6 +538,10 @@ def test_two_boots_of_one_image_become_two_servers(image, tmp_path, hub_endpoint
             assert "enroll-token" not in run("sudo -n ls /var/lib/vanban-firstboot")  # spent, not kept
             agencies = run("sudo -n sqlite3 /var/lib/vanban/vanban.db 'select code from agency'")
             assert "H29.31" in agencies
+            # exchange.toml as site.yml writes it: the server's name at the hub, a node's hub endpoint.
+            exchange = run("sudo -n cat /var/lib/vanban/exchange.toml")
+            hub_url = "" if role == "hub" else "https://198.18.250.1:8443"
+            assert f'node_name = "{name}"' in exchange and f'hub_url = "{hub_url}"' in exchange, exchange
             # Root cannot log in, whatever key it is offered.
             assert vm.ssh("root", key, "true", check=False).returncode != 0
             body, cert = _https_json(vm.https_port, "/healthz")
