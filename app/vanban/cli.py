@@ -1,4 +1,5 @@
-"""The `vanban` command line: init, migrate, create-agency, create-user, demo, serve, worker, audit verify|witness."""
+"""The `vanban` command line: init, migrate, create-agency, create-user, demo, serve, worker, audit verify|witness,
+health, metrics write-textfile; the plug-ins add the rest."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import host_metrics
 from .errors import DomainError
 from .settings import load_settings
 
@@ -240,9 +242,10 @@ def cmd_health(args) -> int:
     return 0 if result == "ok" else 1
 
 
-# Long-running commands that need none of the plug-ins' sub-commands: not importing those (PKI, backups, status,
-# enrolment) keeps several MB of modules out of the job worker's memory for as long as it runs.
-SERVICES = {"worker"}
+# Commands that need none of the plug-ins' sub-commands: not importing those (PKI, backups, status, enrolment)
+# keeps several MB of modules out of the job worker's memory for as long as it runs, and most of the start-up
+# time off the hourly textfile metrics on an old server.
+WITHOUT_PLUGINS = {"worker", "metrics"}
 
 
 def _global_options(p: argparse.ArgumentParser) -> None:
@@ -305,6 +308,7 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     au_sub.add_parser("witness", help="have the hub countersign the audit-log head now (hourly job)"
                       ).set_defaults(func=cmd_audit_witness)
     sub.add_parser("health", help="quick database check").set_defaults(func=cmd_health)
+    host_metrics.register(sub)
     for name in PLUGINS if plugins else ():
         try:
             module = importlib.import_module(name)
@@ -317,7 +321,7 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(plugins=_command_of(argv) not in SERVICES)
+    parser = build_parser(plugins=_command_of(argv) not in WITHOUT_PLUGINS)
     args = parser.parse_args(argv)
     try:
         args.settings = load_settings(args.config, data_dir=args.data)

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from . import __version__
+from .host_metrics import signature_time
 
 UNITS = ("vanban-web", "vanban-worker", "nginx", "clamav-daemon", "prometheus", "prometheus-node-exporter")
 ENV_BACKUP_METRICS = "VANBAN_STATUS_BACKUP_METRICS"
@@ -30,9 +31,6 @@ BACKUP_MAX_AGE = 26 * 3600  # VanbanBackupTooOld
 AV_MAX_AGE = 3 * 86400  # VanbanAvSignaturesOld
 OUTBOX_MAX_AGE = 3600  # VanbanExchangeBacklog
 DISK_MIN_FREE = 0.10  # VanbanDiskAlmostFull
-
-# clamd's signature databases; test.hdb is the one-line EICAR database of test hosts (TESTHOSTS.md).
-AV_DATABASES = ("daily.cvd", "daily.cld", "main.cvd", "main.cld", "bytecode.cvd", "bytecode.cld", "test.hdb")
 
 
 def register(subparsers) -> None:
@@ -197,31 +195,10 @@ def backup_facts(path: Path, now: float) -> dict:
     return facts
 
 
-def cvd_build_time(path: Path) -> float | None:
-    """Build time from a .cvd/.cld header ("ClamAV-VDB:<date>:<version>:...:<builder>:<epoch>", 512 bytes);
-    the file's mtime only says when freshclam copied it."""
-    try:
-        with open(path, "rb") as fh:
-            header = fh.read(512).decode("ascii", errors="replace")
-    except OSError:
-        return None
-    fields = header.rstrip("\x00 ").split(":")
-    if fields[0] == "ClamAV-VDB" and len(fields) >= 9 and fields[8].strip().isdigit():
-        return float(fields[8].strip())
-    return None
-
-
 def antivirus_facts(directory: Path, now: float) -> dict:
-    facts = {"dir": str(directory), "databases": []}
-    newest = None
-    for name in AV_DATABASES:
-        path = directory / name
-        if not path.exists():
-            continue
-        stamp = cvd_build_time(path) if path.suffix in (".cvd", ".cld") else None
-        stamp = stamp or path.stat().st_mtime
-        facts["databases"].append(name)
-        newest = stamp if newest is None else max(newest, stamp)
+    """The signature age as the textfile metric and its alert see it (host_metrics.signature_time)."""
+    newest, names = signature_time(directory)
+    facts = {"dir": str(directory), "databases": names}
     if newest is None:
         facts["error"] = "missing"
     else:

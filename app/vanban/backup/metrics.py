@@ -1,16 +1,12 @@
 """Backup and drill results for node exporter's textfile collector (metric names from the monitoring
-contract)."""
+contract); the atomic writer itself is vanban.textfile, shared with the certificate and antivirus metrics."""
 
 from __future__ import annotations
 
-import os
-import re
-import tempfile
 from pathlib import Path
 
+from ..textfile import write_textfile
 from .config import BackupConfig
-
-_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$")
 
 
 def write_metrics(config: BackupConfig, filename: str, values: dict, help_texts: dict) -> Path | None:
@@ -19,28 +15,7 @@ def write_metrics(config: BackupConfig, filename: str, values: dict, help_texts:
     hub's last success while only the local repository succeeded this time."""
     if not config.textfile_dir:
         return None
-    directory = Path(config.textfile_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / filename
-    samples = {}
-    if target.exists():
-        for line in target.read_text().splitlines():
-            m = _LINE.match(line)
-            if m:
-                samples[m.group(1)] = m.group(2)
-    samples.update({k: repr(float(v)) if not isinstance(v, str) else v for k, v in values.items()})
-    lines = []
-    for name in sorted({k.split("{")[0] for k in samples}):
-        lines += [f"# HELP {name} {help_texts.get(name, name)}", f"# TYPE {name} gauge"]
-        lines += [f"{k} {v}" for k, v in sorted(samples.items()) if k.split("{")[0] == name]
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{filename}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, target)
-    return target
+    return write_textfile(config.textfile_dir, filename, values, help_texts, merge=True)
 
 
 BACKUP_HELP = {
