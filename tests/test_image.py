@@ -432,6 +432,9 @@ def test_image_is_sealed(image):
     assert "prometheus-alertmanager.service" not in ls("/etc/systemd/system/multi-user.target.wants")
     local = [w for w in ls("/var/lib/prometheus/local").split() if w not in (".", "..")]
     assert not any(w in ("wal", "chunks_head", "queries.active") for w in local), local
+    # No textfile metrics of the build (its certificate is gone), but the unit that writes the server's own.
+    assert ".prom" not in ls("/var/lib/prometheus/node-exporter")
+    assert "vanban-textfile-metrics.timer" in ls("/etc/systemd/system/timers.target.wants")
     assert "current" in ls("/opt/vanban")
     # x86-64 baseline: nothing in the release needs newer CPU features (numpy would, for one).
     assert "numpy" not in _debugfs(raw, offset, "ls /opt/vanban/current/lib/python3.11/site-packages")

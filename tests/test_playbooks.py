@@ -142,6 +142,37 @@ def _wait_for(what, probe, timeout=150.0, every=5.0):
     return value
 
 
+def _samples(metrics: str, name: str) -> dict[str, float]:
+    """{labels text: value} of one metric in node exporter's output."""
+    return {m.group(1) or "": float(m.group(2))
+            for m in re.finditer(rf"^{name}(\{{[^}}]*\}})? (\S+)$", metrics, re.M)}
+
+
+def _check_textfile_metrics(prov, metrics):
+    """Certificate expiry and signature age, written by vanban-textfile-metrics (started by site.yml)."""
+    node1, hub = prov.lab["node1"], prov.lab[HUB]
+    now = time.time()
+    assert node1.run("systemctl is-active vanban-textfile-metrics.timer vanban-textfile-metrics.path"
+                     ).stdout.split() == ["active", "active"]
+    assert node1.run("systemctl show -P Result vanban-textfile-metrics.service").stdout.strip() == "success"
+    expiry = _samples(metrics, "vanban_tls_cert_expiry_timestamp_seconds")
+    # nginx's provisional certificate and node1's exchange identity (issued for 825 days), the root it trusts;
+    # a node has no provincial CA of its own.
+    assert set(expiry) == {'{cert="https"}', '{cert="exchange_tls"}', '{cert="exchange_dsig"}', '{cert="exchange_ca"}'}
+    assert all(now + 700 * 86400 < v for v in expiry.values()), expiry
+    assert set(_samples(metrics, "vanban_tls_cert_readable").values()) == {1.0}
+    # The lab's clamd has only the EICAR lines (test.hdb, test.ndb) the antivirus role wrote: their mtime.
+    (signatures,) = _samples(metrics, "vanban_av_signature_timestamp_seconds").values()
+    assert now - 3 * 3600 < signatures <= now, signatures
+    hub_metrics = hub.run("curl -sf http://127.0.0.1:9100/metrics").stdout
+    assert '{cert="exchange_root_ca"}' in "".join(_samples(hub_metrics, "vanban_tls_cert_expiry_timestamp_seconds"))
+    # A change in the signature directory (freshclam's renames) rewrites the file through the path unit.
+    stamp = int(now) + 3600
+    node1.run(f"touch -d @{stamp} /var/lib/clamav/test.hdb")
+    _wait_for("the path unit rewrote vanban_av.prom", lambda: f" {stamp}.0" in node1.run(
+        "cat /var/lib/prometheus/node-exporter/vanban_av.prom").stdout, timeout=30, every=1)
+
+
 def test_monitoring_from_node_exporter_to_the_hub(province):
     """Node exporter -> local Prometheus (rules, targets) -> hub: federation and alerts to its Alertmanager."""
     node1, hub = province.lab["node1"], province.lab[HUB]
@@ -152,6 +183,7 @@ def test_monitoring_from_node_exporter_to_the_hub(province):
     assert 'vanban_backup_last_success_timestamp_seconds{repo="local"}' in metrics
     assert re.search(r'^node_systemd_unit_state\{name="vanban-web.service",state="active"[^}]*\} 1$', metrics, re.M)
     assert hub.tcp_state(node1.address, 9100) == "refused"  # the firewall lets the hub in, nothing listens
+    _check_textfile_metrics(province, metrics)
     assert hub.tcp_state(node1.address, 9090) == "open"
     # The local Prometheus: node rules loaded, app and node exporter scraped, identity as external labels.
     rules = json.loads(node1.run("curl -sf http://127.0.0.1:9090/api/v1/rules").stdout)["data"]["groups"]

@@ -32,6 +32,9 @@ rm -f var/lib/vanban-firstboot/* 2>/dev/null || true
 for dir in var/lib/prometheus/local var/lib/prometheus/fleet var/lib/prometheus/alertmanager var/lib/prometheus/metrics2; do
     if [ -d "$dir" ]; then find "$dir" -mindepth 1 -delete; fi
 done
+# The textfile metrics the build's runs wrote (the build's provisional certificate, removed above; its
+# signatures): the server's own are written at its first boot, two minutes in (vanban-textfile-metrics.timer).
+rm -f var/lib/prometheus/node-exporter/*.prom
 
 # The firewall: the build network was the admin network while converging; a sealed image lets
 # nobody in until first boot renders this server's rules (same role template, no networks).
