@@ -53,6 +53,7 @@ CONTRACT_METRICS = {
     "vanban_restore_drill_last_success_timestamp_seconds",
     "vanban_av_signature_timestamp_seconds",
     "vanban_tls_cert_expiry_timestamp_seconds",
+    "vanban_tls_cert_readable",
     "vanban_sqlite_integrity_last_check_ok",
 }
 # Series Prometheus makes itself.
