@@ -126,7 +126,7 @@ def test_console_dialog_writes_a_valid_seed(tmp_path):
     seed = fb.load_seed_file(out)
     assert seed["hostname"] == "node-dialog" and seed["network"]["gateway"] == "10.31.0.1"
     assert seed["agencies"][0]["name"] == 'UBND huyện "An Phú"'
-    assert seed["hub"]["enroll_url"] == "https://10.20.0.10:8443/enroll" and seed["hub"]["enroll_token"] == "tok-1"
+    assert seed["hub"]["enroll_url"] == "https://10.20.0.10/exchange/v1/enroll" and seed["hub"]["enroll_token"] == "tok-1"
 
 
 # -- fast: the roles' templates rendered as first boot does -------------------------------------------
