@@ -283,10 +283,13 @@ def test_configure_monitoring_enables_hub_units_only_on_a_hub(firstboot_lib, tmp
 # -- fast: enrolment (node client against the hub endpoint over real HTTPS on loopback) ----------------
 @pytest.fixture
 def hub_endpoint(tmp_path):
-    """The hub's /exchange/v1/enroll in a Falcon app served over TLS on 127.0.0.1 (wsgiref in a thread)."""
+    """The hub's /exchange/v1/enroll in a Falcon app served over TLS on 127.0.0.1 (wsgiref, a thread per
+    connection with its TLS handshake in that thread: two VMs enrol at once, and an emulated guest's slow
+    handshake must not hold the other's connection until it is dropped)."""
     import threading
+    from socketserver import ThreadingMixIn
     from types import SimpleNamespace
-    from wsgiref.simple_server import WSGIRequestHandler, make_server
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
     import falcon
 
@@ -312,13 +315,21 @@ def hub_endpoint(tmp_path):
                    check=True, capture_output=True)
 
     class Quiet(WSGIRequestHandler):
+        def setup(self):
+            self.request.settimeout(120)
+            self.request.do_handshake()
+            super().setup()
+
         def log_message(self, *args):
             pass
 
-    server = make_server("127.0.0.1", 0, app, handler_class=Quiet)
+    class ThreadedServer(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    server = make_server("127.0.0.1", 0, app, server_class=ThreadedServer, handler_class=Quiet)
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
-    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    server.socket = tls.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield SimpleNamespace(url=f"https://127.0.0.1:{server.server_port}/exchange/v1/enroll", data=data)
