@@ -17,7 +17,9 @@ figures exclude the virus scan (a clamd INSTREAM of a small PDF adds a few ms on
 
 Load generator: wrk (Debian package `wrk`), one thread, Lua scripts that send the session cookie. Its own CPU
 time is read from the kernel (wait4 rusage) and printed next to the hello-world figure, to show it is not the
-bottleneck. Each registered document is a new row (the store grows by a few thousand documents per run).
+bottleneck. Each registered document is a new row (the store grows by a few thousand documents per run);
+the job worker then extracts their PDFs' text for up to --drain-seconds (a figure of its own) and the rest of
+the queue is dropped, so that a run never starts with a worker busy on an earlier run's documents.
 """
 from __future__ import annotations
 
@@ -317,6 +319,11 @@ def run(args) -> dict:
     data_dir = Path(args.data_dir) if args.data_dir else gen_corpus.default_dir(args.documents)
     gen_corpus.build(data_dir, args.documents)
     ensure_schema(data_dir)
+    leftover = queued_jobs(data_dir)
+    if leftover:  # an earlier run stopped before its job worker had drained the queue
+        purge_jobs(data_dir)
+        print(f"removed {leftover} queued jobs an earlier run left (text extraction of the documents it "
+              "registered): a worker busy with them would take a core from the web processes")
     meta = json.loads((data_dir / "bench.json").read_text())
     logins = json.loads((data_dir / "bench-logins.json").read_text())
     db = data_dir / "vanban.db"
@@ -393,6 +400,7 @@ def run(args) -> dict:
             mem[f"web worker {i + 1}"] = memory(pid)
         mem["job worker"] = memory(worker.proc.pid)
         mem["gunicorn master"] = memory(web.proc.pid)
+        results["text extraction"] = drain_jobs(data_dir, worker, args.drain_seconds)
     finally:
         worker.stop()
         web.stop()
@@ -419,6 +427,47 @@ def connected_job_worker(tmp: Path) -> dict:
         worker.stop()
 
 
+def queued_jobs(data_dir: Path) -> int:
+    con = sqlite3.connect(f"file:{data_dir / 'huey.db'}?mode=ro", uri=True)
+    try:
+        return con.execute("SELECT count(*) FROM task").fetchone()[0]
+    except sqlite3.OperationalError:  # no queue yet
+        return 0
+    finally:
+        con.close()
+
+
+def purge_jobs(data_dir: Path) -> None:
+    con = sqlite3.connect(data_dir / "huey.db")
+    try:
+        with con:
+            con.execute("DELETE FROM task")
+    finally:
+        con.close()
+
+
+def drain_jobs(data_dir: Path, worker: Server, seconds: int) -> dict:
+    """The registered documents' text extraction (a child process per PDF, vanban/pdftext.py), measured on the
+    job worker for up to `seconds`; what is left then is removed, so the next run starts with an empty queue."""
+    start_count, started = queued_jobs(data_dir), time.monotonic()
+    cpu0 = _process_cpu(worker.proc.pid)
+    while queued_jobs(data_dir) and time.monotonic() - started < seconds:
+        time.sleep(1)
+    elapsed, left = time.monotonic() - started, queued_jobs(data_dir)
+    done = start_count - left
+    cpu = _process_cpu(worker.proc.pid) - cpu0
+    if left:
+        purge_jobs(data_dir)
+    return {"queued": start_count, "done": done, "seconds": elapsed, "left": left,
+            "per_second": done / elapsed if elapsed else 0.0, "cpu_ms": 1000 * cpu / max(done, 1)}
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds of a process and its reaped children (the extraction children)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def _count_documents(db: Path) -> int:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
@@ -438,6 +487,8 @@ def report(out: dict, command: str) -> str:
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     hello_cpu = res["hello-world"]["cpu_ms"]
     for name, r in res.items():
+        if name == "text extraction":
+            continue
         if "rps" in r:
             share = r.get("share", r["rps"] / hello)
             lines.append(f"| {name} | {r['connections']} | {r['rps']:,.0f} | {100 * share:.0f}% | "
@@ -452,6 +503,11 @@ def report(out: dict, command: str) -> str:
               f"request the inbox costs {res['inbox']['cpu_ms'] / hello_cpu:.1f}× the hello-world, i.e. "
               f"{100 * hello_cpu / res['inbox']['cpu_ms']:.0f}% of its throughput on an otherwise idle machine.", "",
               "| process | RSS MiB | peak RSS MiB | PSS MiB |", "|---|---:|---:|---:|"]
+    ext = res.get("text extraction")
+    if ext:
+        lines[-2:-2] = [f"Text extraction of the registered PDFs on the job worker: {ext['done']} of {ext['queued']} in "
+                        f"{ext['seconds']:.0f} s ({ext['per_second']:.1f}/s, {ext['cpu_ms']:.0f} ms of CPU each with "
+                        f"its child process); {ext['left']} left unextracted and removed from the queue.", ""]
     for name, m in mem.items():
         lines.append(f"| {name} | {m.get('vmrss', 0):.0f} | {m.get('vmhwm', 0):.0f} | {m.get('pss', 0):.0f} |")
     measured = {n: m for n, m in mem.items() if "worker" in n and "hub" not in n}
@@ -487,6 +543,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data-dir", help="store to use (default: /var/tmp/vanban-bench/docs-<N>, generated if missing)")
     ap.add_argument("--duration", type=int, default=15, help="seconds per measured scenario")
     ap.add_argument("--json", help="also write the raw figures to this file")
+    ap.add_argument("--drain-seconds", type=int, default=60,
+                    help="how long the job worker extracts the registered documents' text before the rest is dropped")
     args = ap.parse_args(argv)
     out = run(args)
     command = ".venv/bin/python tests/perf/bench_web.py" + (
