@@ -97,3 +97,43 @@ def test_bad_filters_are_refused(client, corpus):
 def test_other_agency_sees_nothing(client, corpus):
     h = client.api_login("otherclerk")
     assert found(client, h, "dat dai") == []
+
+
+@pytest.mark.parametrize("candidates", [200, 2])
+def test_count_leaves_out_what_the_user_may_not_see(data_dir, clamd, clock, world, candidates):
+    """The count is the window of newest matches (WINDOW × candidates) less the confidential ones the user may not
+    see: exact while the window holds every match, a lower bound shown as "Hơn …" once it is full."""
+    from conftest import Client, make_settings
+    from vanban.models import database
+    from vanban.search import WINDOW
+    from vanban.web.app import create_app
+
+    client = Client(create_app(make_settings(data_dir, clamd_socket=str(clamd.socket), search_candidates=candidates),
+                               clock=clock))
+    try:
+        clerk, spec = client.api_login("clerk"), client.api_login("spec")
+        for i in range(11):
+            body, ctype = multipart(incoming_fields(world, number_notation=f"{i + 1}/KK-UBND",
+                                                    subject=f"Báo cáo kiểm kê kho lần {i + 1}", medium="paper"))
+            assert client.simulate_post("/api/v1/documents", body=body,
+                                        headers={**clerk, "Content-Type": ctype}).status_code == 201
+        body, ctype = multipart(incoming_fields(world, number_notation="12/KK-UBND", confidentiality="1",
+                                                register_id=str(world.secret_register_id),
+                                                subject="Báo cáo kiểm kê kho vũ khí", medium="paper"))
+        secret = client.simulate_post("/api/v1/documents", body=body, headers={**clerk, "Content-Type": ctype})
+        assert secret.status_code == 201, secret.text
+
+        def result(h):
+            r = client.simulate_get("/api/v1/search", params={"q": "kiem ke kho"}, headers=h)
+            assert r.status_code == 200, r.text
+            return r.json["total"], r.json["total_capped"], {d["id"] for d in r.json["documents"]}
+
+        full = WINDOW * candidates
+        total, capped, ids = result(clerk)  # the clerk registered it, so sees it
+        assert (total, capped) == ((full, True) if full < 12 else (12, False)) and secret.json["id"] in ids
+        total, capped, ids = result(spec)
+        assert (total, capped) == ((full - 1, True) if full < 12 else (11, False))
+        assert secret.json["id"] not in ids
+    finally:
+        if not database.is_closed():
+            database.close()

@@ -2,18 +2,20 @@
 
 Ranking: SQLite's `ORDER BY rank` scores every match before returning the first row, and bm25 also counts each
 term's whole doclist; for the commonest words of a district's million documents that is 30–70 ms a query (and
-seconds under load). Here FTS5 walks its index newest-first and stops after a bounded number of candidates: the
-newest matches of all words, plus the newest matches of the exact phrase and of the words in the subject within
-a window of the newest WINDOW × candidates matches (looked up oldest-first from the window's edge: see
+seconds under load). Here FTS5 walks its index newest-first and stops after a bounded number of matches, the
+window (WINDOW × candidates): its newest `candidates` rows, plus the newest rows within it that hold the exact
+phrase or all the words in the subject (looked up oldest-first from the window's edge: see
 models.fts.matches_since; unbounded, a phrase that occurs nowhere costs a walk through the whole index). Only
 those candidates are scored in Python: field weights (subject > notation > issuer > attachment text), an
 exact-phrase bonus and a recency bonus. Cost is bounded by the candidate count, not by how common the words are.
 
-Permissions: the candidates are the newest matches within the user's agency (scope token ag<id>), confidential
-ones included; the few confidential candidates are then checked in one batch (core.access.visible_ids) and the
-ones the user may not see are dropped before scoring. A separate "confidential only" FTS pass would intersect a
-sparse token with dense word lists and cost 10–60 ms for multi-word queries on 1M rows. The total shown is the
-capped count of public matches plus the visible confidential candidates, so hidden documents never show in it.
+Permissions and the count: the window holds the newest matches within the user's agency (scope token ag<id>),
+confidential ones included. The confidential rows in its range are the few entries of the sparse cf1..cf3
+tokens there; those the user may not see (core.access.visible_ids, one batch) are dropped from the candidates
+and from the count. The count is the window's length minus them: exact when the window is not full, a lower
+bound ("Hơn …") when it is. A separate "confidential only" FTS pass over the words would intersect a sparse
+token with dense word lists and cost 10–60 ms for multi-word queries on 1M rows; a separate count of the public
+matches cost as much as the window walk again.
 """
 from __future__ import annotations
 
@@ -120,24 +122,25 @@ def _score(row, padded, joined, all_joined, position, n) -> float:
     return score + 1.5 * (1 - position / max(n, 1))  # recency: newer candidates edge ahead on ties
 
 
-def _candidates(expr_words, phrases, scope, filters, limit) -> tuple[dict, bool]:
-    """The newest `limit` matches of all words, plus the newest matches of the exact phrase and of the words in
-    the subject within the newest WINDOW * limit matches (older exact hits can outrank newer loose ones).
-    Returns (rows by id, whether there may be more matches than the candidates)."""
+def _candidates(expr_words, phrases, scope, filters, limit) -> tuple[dict, list[int]]:
+    """The newest `limit` matches of all words, plus the newest `limit` rows that hold the exact phrase or all the
+    words in the subject within the newest WINDOW * limit matches (older exact hits can outrank newer loose ones).
+    Returns (rows by id, the window: rowids of the newest WINDOW * limit matches, newest first)."""
     join_sql, params = filters
     base = f"({scope}) AND {expr_words}"
     flat = [w for ws in phrases for w in ws]
-    # One walk down the index: its first `limit` rowids are the candidates, its last the window's lower edge.
-    window = fts.newest_rowids(base, WINDOW * limit if len(flat) > 1 else limit,
-                               join_filters=join_sql, params=params)
+    # One walk down the index: its first `limit` rowids are the candidates, its length the count of matches
+    # (capped), its last the window's lower edge.
+    window = fts.newest_rowids(base, WINDOW * limit, join_filters=join_sql, params=params)
     wanted = set(window[:limit])
-    if len(flat) > 1:
+    if len(flat) > 1 and window:
         edge = window[-1] if len(window) >= WINDOW * limit else 0
-        for expr in (f"({scope}) AND {_phrase(flat)}",
-                     f"({scope}) AND subject:({' AND '.join(_phrase(ws) for ws in phrases)})"):
-            hits = fts.matches_since(expr, edge, WINDOW * limit, join_filters=join_sql, params=params)
-            wanted.update(hits[-(limit // 2):])  # the newest of each
-    return {r[0]: r for r in fts.rows_by_id(wanted)}, len(window) >= limit
+        # one walk for both (a third cheaper than two: the scope token and the range are walked once)
+        exact = f"{_phrase(flat)} OR subject:({' AND '.join(_phrase(ws) for ws in phrases)})"
+        hits = fts.matches_since(f"({scope}) AND ({exact})", edge, WINDOW * limit, join_filters=join_sql,
+                                 params=params)
+        wanted.update(hits[-limit:])  # the newest
+    return {r[0]: r for r in fts.rows_by_id(wanted)}, window
 
 
 def search(user, q: Query, *, candidates: int = 200) -> Result:
@@ -146,15 +149,16 @@ def search(user, q: Query, *, candidates: int = 200) -> Result:
         return _browse(user, q)
     expr = " AND ".join(_phrase(ws) for ws in phrases)
     filters = _join_filters(q)
-    rows, saturated = _candidates(expr, phrases, _scope(user, q, public_only=False), filters, candidates)
-    secret = [doc_id for doc_id, r in rows.items() if not fts.is_public(r[4])]
-    visible_secret = visible_ids(user, secret) if secret else set()
-    for doc_id in secret:
-        if doc_id not in visible_secret:
-            del rows[doc_id]
-    public_base = f"({_scope(user, q, public_only=True)}) AND {expr}"
-    total = fts.count_matches(public_base, COUNT_CAP, join_filters=filters[0], params=filters[1])
-    total += len(visible_secret)
+    rows, window = _candidates(expr, phrases, _scope(user, q, public_only=False), filters, candidates)
+    # Every match is in the window unless it is full; the confidential ones among them are the few rows of the
+    # sparse cf tokens in its range. Those the user may not see leave both the candidates and the count.
+    in_window = set(window)
+    secret = fts.confidential_between(window[-1], window[0]) & in_window if window else set()
+    secret.update(doc_id for doc_id, r in rows.items() if not fts.is_public(r[4]))
+    hidden = secret - visible_ids(user, secret) if secret else set()
+    for doc_id in hidden:
+        rows.pop(doc_id, None)
+    total = len(window) - len(hidden & in_window)
     ordered = sorted(rows.values(), key=lambda r: r[0], reverse=True)
     joined = [" ".join(ws) for ws in phrases]
     flat = [w for ws in phrases for w in ws]
@@ -163,14 +167,23 @@ def search(user, q: Query, *, candidates: int = 200) -> Result:
     scored = sorted(((_score(r, padded, joined, all_joined, i, len(ordered)), r[0]) for i, r in enumerate(ordered)),
                     reverse=True)
     start = (max(q.page, 1) - 1) * PER_PAGE
-    if start >= len(scored) and saturated:
+    if start >= len(scored) and len(window) >= candidates:
         # past the reranked candidates: plain newest-first pages of the public matches
+        public_base = f"({_scope(user, q, public_only=True)}) AND {expr}"
         page_ids = [r[0] for r in fts.newest_matches(public_base, start + PER_PAGE, join_filters=filters[0],
                                                      params=filters[1])[start:]]
     else:
         page_ids = [doc_id for _, doc_id in scored[start:start + PER_PAGE]]
-    docs = {d.id: d for d in Document.select().where(Document.id.in_(page_ids))} if page_ids else {}
-    return Result([docs[i] for i in page_ids if i in docs], total, total >= COUNT_CAP, phrases)
+    return Result(_documents(page_ids), total, len(window) >= WINDOW * candidates, phrases)
+
+
+def _documents(ids: list[int]) -> list:
+    """The page's documents in the given order (raw SQL: peewee's query builder took longer than the query)."""
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    docs = {d.id: d for d in Document.raw(f"SELECT * FROM document WHERE id IN ({marks})", *ids)}
+    return [docs[i] for i in ids if i in docs]
 
 
 def _browse(user, q: Query) -> Result:

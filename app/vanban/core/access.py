@@ -4,6 +4,7 @@ from __future__ import annotations
 from peewee import fn
 
 from ..errors import NotFound
+from ..models import database
 from ..models.schema import Assignment, Document, User
 
 
@@ -25,21 +26,24 @@ def can_view(user: User, doc: Document) -> bool:
 
 def visible_ids(user: User, doc_ids) -> set[int]:
     """The ids among doc_ids the user may see: can_view for many documents in two queries instead of one or two
-    per document (search checks its confidential candidates with this)."""
-    doc_ids = list(doc_ids)
+    per document (search checks the confidential matches of every query with this, so it is plain SQL: building
+    the peewee queries cost more than running them)."""
+    doc_ids = [int(i) for i in doc_ids]
     if not doc_ids:
         return set()
-    docs = list(Document.select(Document.id, Document.agency, Document.confidentiality, Document.created_by)
-                .where(Document.id.in_(doc_ids)))
-    seen = {d.id for d in docs if d.agency_id == user.agency_id
-            and (d.confidentiality == 0 or d.created_by_id == user.id)}
-    unsure = [d.id for d in docs if d.agency_id == user.agency_id and d.id not in seen]
+    marks = ",".join("?" * len(doc_ids))
+    rows = database.execute_sql(f"SELECT id, confidentiality, created_by_id FROM document WHERE id IN ({marks}) "
+                                "AND agency_id = ?", (*doc_ids, user.agency_id)).fetchall()
+    seen = {i for i, secret, creator in rows if secret == 0 or creator == user.id}
+    unsure = [i for i, _, _ in rows if i not in seen]
     if unsure:
-        cond = Assignment.assignee == user.id
+        marks = ",".join("?" * len(unsure))
+        sql = f"SELECT DISTINCT document_id FROM assignment WHERE document_id IN ({marks}) AND (assignee_id = ?"
+        params = [*unsure, user.id]
         if user.department_id and "unit_head" in user.role_set:
-            cond |= (Assignment.department == user.department_id)
-        seen.update(a.document_id for a in Assignment.select(Assignment.document).distinct()
-                    .where(Assignment.document.in_(unsure) & cond))
+            sql += " OR department_id = ?"
+            params.append(user.department_id)
+        seen.update(r[0] for r in database.execute_sql(sql + ")", params).fetchall())
     return seen
 
 
