@@ -159,7 +159,7 @@ def cmd_serve(args) -> int:
             self.cfg.set("bind", f"{args.host}:{args.port}")
             self.cfg.set("workers", 1)
             self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", 4)
+            self.cfg.set("threads", settings.threads)
 
         def load(self):
             from .web.app import create_app

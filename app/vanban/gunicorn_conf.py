@@ -12,8 +12,10 @@ _s = load_settings()
 tune_malloc()  # inherited by the workers (vanban/memory.py)
 bind = _s.bind
 workers = int(_s.workers)
-# gthread: a few threads per worker keep slow clients (old PCs, poor links) from blocking a whole worker;
-# SQLite releases the GIL during I/O.
+# gthread: a second thread per worker keeps a request waiting on fsync (or a long report) from stalling the
+# worker. Slow clients (old PCs, poor links) never hold a thread: nginx buffers their requests and responses.
+# More threads only fight over the GIL: on 2 cores, 4 threads per worker cost 10-40% more CPU per search and
+# halved the document page's throughput in the benchmark's slow phases (README, "Web").
 worker_class = "gthread"
 threads = int(_s.threads)
 timeout = 60

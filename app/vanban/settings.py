@@ -23,7 +23,8 @@ SETTINGS = [
     Setting("role", "node", "`node` (hosts agencies) or `hub` (provincial directory and relay)."),
     Setting("bind", "127.0.0.1:8080", "Address gunicorn binds to (host:port or unix:/path); nginx sits in front."),
     Setting("workers", 2, "gunicorn worker processes."),
-    Setting("threads", 4, "Threads per gunicorn worker (gthread)."),
+    Setting("threads", 2, "Threads per gunicorn worker (gthread); nginx buffers slow clients, so a thread is "
+            "busy only while the app computes or syncs."),
     Setting("timezone", "Asia/Ho_Chi_Minh", "Time zone of deadlines, registers and the working day."),
     Setting("max_upload_mb", 50, "Largest accepted request body in MB; larger uploads are refused before reading."),
     Setting("clamd_socket", "/run/clamav/clamd.ctl",

@@ -477,11 +477,14 @@ def _count_documents(db: Path) -> int:
 
 
 def report(out: dict, command: str) -> str:
+    from vanban.settings import load_settings
+
     res, mem = out["results"], out["memory"]
     hello = res["hello-world"]["rps"]
+    web = load_settings()  # what the servers ran with (defaults and VANBAN_* variables)
     lines = [f"Store: {out['meta']['params']['documents']:,} documents ({out['data_dir']}, "
              f"{out['meta']['db_bytes'] / 2**30:.1f} GiB); gunicorn -c python:vanban.gunicorn_conf "
-             f"(2 workers, gthread 4 threads); wrk -t1 -c{CONNECTIONS}; {os.cpu_count()} CPUs.", "",
+             f"({web.workers} workers, gthread {web.threads} threads); wrk -t1 -c{CONNECTIONS}; {os.cpu_count()} CPUs.", "",
              "| scenario | conns | req/s | % of hello-world | p50 ms | p95 ms | p99 ms | errors | server CPU ms/req "
              "| load avg |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
