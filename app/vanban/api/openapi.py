@@ -123,7 +123,10 @@ def spec() -> dict:
                 params=[_DOC_ID, {"name": "action", "in": "path", "required": True, "schema": {
                     "enum": ["present", "assign", "reassign", "forward", "comment", "complete"]}}])},
             "/api/v1/search": {"get": _op("Search (diacritics optional)", ok=_json(_obj({
-                "total": I, "total_capped": {"type": "boolean"}, "documents": doc_list})), params=[
+                "total": {"type": "integer", "description": "Matches the caller may see; a lower bound when "
+                          "total_capped (the newest 5 × search_candidates matches are counted, 1,000 by default)"},
+                "total_capped": {"type": "boolean", "description": "More matches exist than total"},
+                "documents": doc_list})), params=[
                 _q("q"), _q("type"), _q("status"), _q("register", I), _q("from", {"type": "string", "format": "date"}),
                 _q("to", {"type": "string", "format": "date"}), _q("direction", {"enum": ["in", "out"]}),
                 _q("page", I)])},
