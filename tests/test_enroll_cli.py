@@ -181,9 +181,11 @@ def test_directory_is_synced_from_a_list(tmp_path, capsys, monkeypatch):
     sync = ["--data", str(hub), "hub", "sync-directory"]
     rc, out, err = _run(capsys, monkeypatch, sync, json.dumps(entries))
     assert rc == 0, err
-    assert json.loads(out) == {"added": ["H29.31.01", "H29.32.01"], "updated": [], "unchanged": []}
+    assert json.loads(out) == {"added": ["H29.31.01", "H29.32.01"], "updated": [], "unchanged": [],
+                               "deactivated": []}
     rc, out, err = _run(capsys, monkeypatch, sync, json.dumps(entries))
-    assert json.loads(out) == {"added": [], "updated": [], "unchanged": ["H29.31.01", "H29.32.01"]}
+    assert json.loads(out) == {"added": [], "updated": [], "unchanged": ["H29.31.01", "H29.32.01"],
+                               "deactivated": []}
     entries[1]["node"] = "node3"  # the agency moved to another server
     rc, out, err = _run(capsys, monkeypatch, sync, json.dumps(entries))
     assert json.loads(out)["updated"] == ["H29.32.01"]
@@ -195,3 +197,19 @@ def test_directory_is_synced_from_a_list(tmp_path, capsys, monkeypatch):
     assert "H29.33.01" not in out and "H29.99" in out and "node3" in out  # hand-made entries are kept
     rc, out, err = _run(capsys, monkeypatch, sync, json.dumps(entries + entries[:1]))
     assert rc == 2 and "agency_code_duplicate" in err
+    # An agency its server no longer hosts in the inventory is deactivated: kept, but no longer a destination;
+    # the hand-made entry of a server the list does not name stays active.
+    merged = [dict(entries[0], node="node3"), entries[1]]  # node1's only agency moved to node3 ...
+    rc, out, err = _run(capsys, monkeypatch, sync, json.dumps(merged))
+    assert json.loads(out)["deactivated"] == []  # ... which is a move, not a removal
+    rc, out, err = _run(capsys, monkeypatch, sync, json.dumps(merged[1:]))
+    assert json.loads(out) == {"added": [], "updated": [], "unchanged": ["H29.32.01"], "deactivated": ["H29.31.01"]}
+    from vanban.exchange import hub as hub_module
+
+    assert hub_module.find_agency("H29.31.01") is None
+    assert hub_module.find_agency("H29.31.01", include_inactive=True).node == "node3"
+    assert [a.code for a in hub_module.list_agencies()] == ["H29.32.01", "H29.99"]
+    rc, out, err = _run(capsys, monkeypatch, ["--data", str(hub), "hub", "list"])
+    assert "ngừng hoạt động" in next(line for line in out.splitlines() if line.startswith("H29.31.01"))
+    rc, out, err = _run(capsys, monkeypatch, sync, json.dumps(merged))  # listed again: active again
+    assert json.loads(out)["updated"] == ["H29.31.01"] and hub_module.find_agency("H29.31.01") is not None

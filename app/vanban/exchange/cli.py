@@ -111,15 +111,16 @@ def cmd_hub_list(args) -> int:
     from . import hub
 
     _ctx(args)
-    for a in hub.list_agencies():
-        print(f"{a.code:20} {a.old_code or '':14} {a.level:9} {a.node:20} {a.name}")
+    for a in hub.list_agencies(active_only=False):
+        print(f"{a.code:20} {a.old_code or '':14} {a.level:9} {a.node:20} {a.name}"
+              + ("" if a.active else "  (ngừng hoạt động)"))
     _print({"queue": hub.queue_summary()})
     return 0
 
 
 def cmd_hub_sync(args) -> int:
     """The directory from a JSON list on stdin ([{code, name, node, old_code?, parent_code?, level?}]): the
-    playbooks send every agency of the inventory's nodes; prints what was added and updated (JSON)."""
+    playbooks send every agency of the inventory's nodes; prints what was added, updated and deactivated (JSON)."""
     from . import hub
 
     try:
@@ -253,8 +254,9 @@ def register(subparsers) -> None:
     a.add_argument("--level", default="district", choices=("province", "district", "commune"))
     a.set_defaults(func=cmd_hub_add)
     hs.add_parser("list", help="the directory and the queue").set_defaults(func=cmd_hub_list)
-    hs.add_parser("sync-directory", help="add or update the agencies of a JSON list on stdin (playbooks); "
-                                        "prints what changed").set_defaults(func=cmd_hub_sync)
+    hs.add_parser("sync-directory", help="add or update the agencies of a JSON list on stdin (playbooks) and "
+                                        "deactivate those of its servers it no longer lists; prints what changed"
+                  ).set_defaults(func=cmd_hub_sync)
     hs.add_parser("upstream", help="exchange with the upstream hub once").set_defaults(func=cmd_hub_upstream)
     r = hs.add_parser("redeliver", help="queue again what a rebuilt node acknowledged since its snapshot (JSON)")
     r.add_argument("--node", required=True, help="the node's name (CN), or agency codes it hosts (comma separated)")

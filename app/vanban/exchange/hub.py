@@ -65,8 +65,11 @@ def add_agency(code: str, name: str, node: str, *, parent_code=None, old_code=No
 
 def sync_directory(entries) -> dict:
     """Add or update the agencies of a list (the playbooks send every agency of the inventory's nodes) and say
-    which changed. All entries are checked before anything is written; agencies the list does not name stay
-    as they are (the directory also holds agencies added by hand or hosted beyond this province's nodes)."""
+    which changed. All entries are checked before anything is written. The list is the whole truth for the
+    servers it names: an agency of one of those servers that it no longer lists is deactivated (kept, with its
+    history, but no longer in the directory the nodes fetch nor a destination; listing it again brings it
+    back). Agencies of other servers stay as they are: the directory also holds agencies added by hand or
+    hosted beyond this province's nodes."""
     wanted = {}
     for entry in entries:
         entry = entry if isinstance(entry, dict) else {}
@@ -76,7 +79,8 @@ def sync_directory(entries) -> dict:
         if code in wanted:
             raise Invalid(f"Mã định danh {code} xuất hiện hai lần trong danh sách.", code="agency_code_duplicate")
         wanted[code] = fields
-    out = {"added": [], "updated": [], "unchanged": []}
+    out = {"added": [], "updated": [], "unchanged": [], "deactivated": []}
+    nodes = {fields["node"] for fields in wanted.values()}
     with write_transaction():
         for code, fields in wanted.items():
             row = HubAgency.get_or_none(HubAgency.code == code)
@@ -88,21 +92,31 @@ def sync_directory(entries) -> dict:
                 out["updated"].append(code)
             else:
                 out["unchanged"].append(code)
+        gone = HubAgency.select(HubAgency.code).where(
+            HubAgency.node.in_(nodes) & HubAgency.code.not_in(list(wanted)) & (HubAgency.active == True))  # noqa: E712
+        out["deactivated"] = sorted(a.code for a in gone)
+        if out["deactivated"]:
+            HubAgency.update(active=False).where(HubAgency.code.in_(out["deactivated"])).execute()
     return out
 
 
-def list_agencies() -> list[HubAgency]:
-    return list(HubAgency.select().order_by(HubAgency.code))
+def list_agencies(*, active_only: bool = True) -> list[HubAgency]:
+    query = HubAgency.select().order_by(HubAgency.code)
+    return list(query.where(HubAgency.active == True) if active_only else query)  # noqa: E712
 
 
-def find_agency(code: str) -> HubAgency | None:
-    """By new code, or by the old 13-character code (mapped through the directory, then by rule)."""
+def find_agency(code: str, *, include_inactive: bool = False) -> HubAgency | None:
+    """By new code, or by the old 13-character code (mapped through the directory, then by rule). A deactivated
+    agency is found only with include_inactive: what was queued for it before, and its past daily figures,
+    still reach its server; nothing new is addressed to it or sent in its name."""
     code = (code or "").strip().upper()
-    agency = HubAgency.get_or_none((HubAgency.code == code) & (HubAgency.active == True))  # noqa: E712
+
+    def get(cond):
+        return HubAgency.get_or_none(cond if include_inactive else cond & (HubAgency.active == True))  # noqa: E712
+
+    agency = get(HubAgency.code == code)
     if agency is None and codes.is_old_organ_id(code):
-        agency = HubAgency.get_or_none((HubAgency.old_code == code) & (HubAgency.active == True))  # noqa: E712
-        if agency is None:
-            agency = HubAgency.get_or_none(HubAgency.code == codes.old_to_new(code))
+        agency = get(HubAgency.old_code == code) or get(HubAgency.code == codes.old_to_new(code))
     return agency
 
 
@@ -197,7 +211,7 @@ def message_for(node: str, hub_id) -> HubMessage:
         row = HubMessage.get_or_none(HubMessage.id == int(hub_id))
     except (TypeError, ValueError):
         row = None
-    agency = find_agency(row.recipient) if row is not None else None
+    agency = find_agency(row.recipient, include_inactive=True) if row is not None else None
     if row is None or agency is None or agency.node != node:
         raise NotFound("Không có gói tin này.", code="message_not_found")
     return row
@@ -382,7 +396,7 @@ def store_report(blobs, now, *, caller: str, data: bytes, trusted) -> dict:
         raise Invalid(f"Chưa thể báo cáo ngày {max(report.days):%d/%m/%Y}.", code="report_future_day")
     hosted, ignored = {}, set()
     for code in {c for rows in report.days.values() for c in rows}:
-        agency = find_agency(code)
+        agency = find_agency(code, include_inactive=True)
         if agency is not None and agency.node == caller:
             hosted[code] = agency.code
         else:
