@@ -375,3 +375,35 @@ def test_hub_figures_page_and_xlsx(data_dir, clock, template):
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
     values = [c for r in sheet.iter_rows(values_only=True) for c in r if c is not None]
     assert "UBND xã Phú Hữu" in values and "Cấp xã" in values
+
+
+def test_hub_queue_metrics(data_dir, clock, template):
+    """The hub's /metrics shows per server how many messages wait for it and how old the oldest is; a server
+    with nothing waiting shows 0, and what waits for the upstream hub has its own series."""
+    from falcon import testing
+
+    from conftest import make_settings
+    from vanban.exchange import hub
+    from vanban.models.exchange import HubMessage
+    from vanban.web.app import create_app
+
+    app = create_app(make_settings(data_dir, role="hub"), clock=clock)
+    hub.add_agency("H19.42", "UBND huyện Nhơn Trạch", "node1")
+    hub.add_agency("H19.43", "UBND huyện Long Thành", "node2")
+    now = clock.now().replace(tzinfo=None)
+
+    def msg(i, to, state, minutes_ago):
+        HubMessage.create(message_id=f"q{i}", recipient=to, sender_node="node1", from_organ="H19.42",
+                          kind="package", blob_sha="0" * 64, size=1, state=state,
+                          received_at=now - dt.timedelta(minutes=minutes_ago))
+
+    msg(1, "H19.43", "queued", 150)
+    msg(2, "H19.43", "queued", 5)
+    msg(3, "H19.42", "acked", 600)  # fetched and acknowledged: not waiting
+    msg(4, "H01.01", "upstream", 30)
+    text = testing.TestClient(app).simulate_get("/metrics").text
+    assert 'vanban_hub_queue_depth{exchange_node="node2"} 2.0' in text
+    assert 'vanban_hub_queue_oldest_age_seconds{exchange_node="node2"} 9000.0' in text
+    assert 'vanban_hub_queue_depth{exchange_node="node1"} 0.0' in text
+    assert 'vanban_hub_queue_depth{exchange_node="upstream"} 1.0' in text
+    assert 'vanban_hub_queue_oldest_age_seconds{exchange_node="upstream"} 1800.0' in text

@@ -42,6 +42,8 @@ CONTRACT_METRICS = {
     "vanban_documents_overdue",
     "vanban_outbox_depth",
     "vanban_outbox_oldest_age_seconds",
+    "vanban_hub_queue_depth",
+    "vanban_hub_queue_oldest_age_seconds",
     "vanban_audit_head_conflicts_open",
     "vanban_audit_head_witnessed_timestamp_seconds",
     "vanban_av_scans_total",

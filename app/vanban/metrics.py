@@ -22,15 +22,16 @@ BUILD_INFO = Gauge("vanban_build_info", "Build of the running app", ["version", 
 
 
 
-def _extra_collectors(role: str) -> list:
+def _extra_collectors(role: str, clock) -> list:
     """Scrape-time collectors of subsystems (objects with collect(), as prometheus_client expects)."""
     from .exchange.stats import OutboxCollector
 
-    collectors = [OutboxCollector()]
-    if role == "hub":  # audit-log heads witnessed per node, conflicts waiting for the IT centre
+    collectors = [OutboxCollector(clock)]
+    if role == "hub":  # the relay queue per server; audit-log heads witnessed per node, conflicts to acknowledge
+        from .exchange.stats import HubQueueCollector
         from .exchange.witness import AuditHeadCollector
 
-        collectors.append(AuditHeadCollector())
+        collectors += [HubQueueCollector(clock), AuditHeadCollector()]
     return collectors
 
 
@@ -52,7 +53,7 @@ class BusinessCollector:
         yield overdue
 
 
-def render(role: str, today) -> bytes:
+def render(role: str, clock) -> bytes:
     BUILD_INFO.labels(__version__, role).set(1)
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -65,7 +66,7 @@ def render(role: str, today) -> bytes:
         registry = REGISTRY
     out = generate_latest(registry)
     business = CollectorRegistry()
-    business.register(BusinessCollector(today))
-    for collector in _extra_collectors(role):
+    business.register(BusinessCollector(clock.today()))
+    for collector in _extra_collectors(role, clock):
         business.register(collector)
     return out + generate_latest(business)

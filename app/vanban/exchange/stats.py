@@ -1,5 +1,6 @@
 """What the province reports (DOMAIN §12), computed at the hub from the messages it relayed, and the outbox
-gauges of a node (vanban_outbox_depth, vanban_outbox_oldest_age_seconds).
+gauges of a node (vanban_outbox_depth, vanban_outbox_oldest_age_seconds) and of the hub's queue
+(vanban_hub_queue_depth, vanban_hub_queue_oldest_age_seconds).
 
 The hub sees every electronic exchange between agencies and every status the recipients send back, so it
 can say per agency and per level: how many documents went out and came in electronically, the share that
@@ -215,3 +216,46 @@ class OutboxCollector:
             age.add_metric([agency], s["oldest_age"])
         yield depth
         yield age
+
+
+class HubQueueCollector:
+    """The hub's store-and-forward queue, read at scrape time: vanban_hub_queue_depth{exchange_node} and
+    vanban_hub_queue_oldest_age_seconds{exchange_node}, messages waiting for each server to fetch them (and,
+    as exchange_node="upstream", for the upstream hub to take them). Every server of the directory has a
+    series, 0 when nothing waits, so a node that stops fetching shows as a growing age, not as a gap."""
+
+    def __init__(self, clock=None):
+        self.clock = clock
+
+    def collect(self):
+        from ..clock import SystemClock
+
+        depth = GaugeMetricFamily("vanban_hub_queue_depth", "Messages waiting at the hub for a server to fetch "
+                                  "them (upstream: for the upstream hub)", labels=["exchange_node"])
+        age = GaugeMetricFamily("vanban_hub_queue_oldest_age_seconds", "Age of the oldest message waiting at the "
+                                "hub for a server (upstream: for the upstream hub)", labels=["exchange_node"])
+        try:
+            rows = hub_queue((self.clock or SystemClock()).now())
+        except Exception:  # a scrape must not fail because the exchange tables are not migrated yet
+            rows = {}
+        for node, (n, oldest) in sorted(rows.items()):
+            depth.add_metric([node], n)
+            age.add_metric([node], oldest)
+        yield depth
+        yield age
+
+
+def hub_queue(now: datetime) -> dict[str, tuple[int, float]]:
+    """{server: (messages waiting, age in seconds of the oldest)} for every server of the directory."""
+    out = {a.node: (0, 0.0) for a in HubAgency.select(HubAgency.node).where(HubAgency.active == True)}  # noqa: E712
+    rows = HubMessage._meta.database.execute_sql(
+        "SELECT a.node, m.state, count(*), min(m.received_at) FROM hub_message m "
+        "LEFT JOIN hub_agency a ON a.code = m.recipient WHERE m.state IN ('queued', 'upstream') "
+        "GROUP BY a.node, m.state").fetchall()
+    naive_now = now.replace(tzinfo=None)  # received_at is the clock's naive local time (hub.store)
+    for node, state, n, oldest in rows:
+        name = "upstream" if state == "upstream" else node or "unknown"
+        first = oldest if isinstance(oldest, datetime) else datetime.fromisoformat(str(oldest))
+        was_n, was_age = out.get(name, (0, 0.0))
+        out[name] = (was_n + n, max(was_age, (naive_now - first).total_seconds()))
+    return out

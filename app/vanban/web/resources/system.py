@@ -31,4 +31,4 @@ class Metrics:
         if not self.ctx.settings.metrics_enabled:
             raise falcon.HTTPNotFound()
         resp.content_type = "text/plain; version=0.0.4; charset=utf-8"
-        resp.data = metrics.render(self.ctx.settings.role, self.ctx.clock.today())
+        resp.data = metrics.render(self.ctx.settings.role, self.ctx.clock)
