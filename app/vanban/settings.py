@@ -16,6 +16,7 @@ class Setting:
     name: str
     default: object
     help: str
+    minimum: int = 1  # for whole-number settings
 
 
 SETTINGS = [
@@ -47,11 +48,14 @@ SETTINGS = [
     Setting("fleet_prometheus_url", "http://127.0.0.1:9092",
             "Fleet Prometheus that the hub's fleet page (/fleet) reads through its HTTP API (vanban-prometheus-fleet)."),
     Setting("hub_keep_acknowledged_days", 14,
-            "Hub: days an acknowledged message's bytes are kept, so a node rebuilt from an older backup gets it again."),
-    Setting("search_candidates", 200, "Newest matches reranked per search; bounds search cost on big stores."),
+            "Hub: days an acknowledged message's bytes are kept, so a node rebuilt from an older backup gets it again.",
+            minimum=0),
+    Setting("search_candidates", 200, "Newest matches reranked per search; bounds search cost on big stores, and "
+            "the count of matches stops at 5 times this."),
 ]
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
+_BY_NAME = {s.name: s for s in SETTINGS}
 
 
 @dataclass(frozen=True)
@@ -88,10 +92,33 @@ class Settings(Values):
 def _coerce(name: str, raw: str):
     default = _DEFAULTS[name]
     if isinstance(default, bool):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
+        word = raw.strip().lower()
+        if word not in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+            raise ValueError(f"VANBAN_{name.upper()} must be true or false, not {raw!r}")
+        return word in ("1", "true", "yes", "on")
     if isinstance(default, int):
-        return int(raw)
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"VANBAN_{name.upper()} must be a whole number, not {raw!r}") from None
     return raw
+
+
+def _check(values: dict, source: str) -> None:
+    """Each value has its default's type (a TOML typo like workers = "2" or threads = 0 is refused at start,
+    with the setting's name, not met later as a crash)."""
+    for name, value in values.items():
+        default, setting = _DEFAULTS[name], _BY_NAME[name]
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ValueError(f"{source}: {name} must be true or false, not {value!r}")
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{source}: {name} must be a whole number, not {value!r}")
+            if value < setting.minimum:
+                raise ValueError(f"{source}: {name} must be at least {setting.minimum}, not {value}")
+        elif not isinstance(value, str):
+            raise ValueError(f"{source}: {name} must be text, not {value!r}")
 
 
 def load_settings(config_file: str | os.PathLike | None = None, environ=None, **overrides) -> Settings:
@@ -105,12 +132,16 @@ def load_settings(config_file: str | os.PathLike | None = None, environ=None, **
         unknown = set(data) - set(_DEFAULTS)
         if unknown:
             raise ValueError(f"{config_file}: unknown settings {', '.join(sorted(unknown))}")
+        _check(data, str(config_file))
         values.update(data)
     for name in _DEFAULTS:
         raw = environ.get(f"VANBAN_{name.upper()}")
         if raw is not None:
             values[name] = _coerce(name, raw)
-    values.update({k: v for k, v in overrides.items() if v is not None})
+            _check({name: values[name]}, f"VANBAN_{name.upper()}")
+    values.update({k: os.fspath(v) if isinstance(v, os.PathLike) else v
+                   for k, v in overrides.items() if v is not None})
+    _check({k: v for k, v in values.items() if k in _DEFAULTS}, "settings")
     if values["role"] not in ("node", "hub"):
         raise ValueError(f"role must be 'node' or 'hub', not {values['role']!r}")
     return Settings(values)
