@@ -154,8 +154,10 @@ def search(user, q: Query, *, candidates: int = 200) -> Result:
     # sparse cf tokens in its range. Those the user may not see leave both the candidates and the count.
     in_window = set(window)
     secret = fts.confidential_between(window[-1], window[0]) & in_window if window else set()
+    # The candidates' own scope too: a document registered between the two walks can be a phrase hit newer
+    # than the window, outside the range just read.
     secret.update(doc_id for doc_id, r in rows.items() if not fts.is_public(r[4]))
-    hidden = secret - visible_ids(user, secret) if secret else set()
+    hidden = secret - visible_ids(user, secret)
     for doc_id in hidden:
         rows.pop(doc_id, None)
     total = len(window) - len(hidden & in_window)

@@ -139,9 +139,9 @@ def load_settings(config_file: str | os.PathLike | None = None, environ=None, **
         if raw is not None:
             values[name] = _coerce(name, raw)
             _check({name: values[name]}, f"VANBAN_{name.upper()}")
-    values.update({k: os.fspath(v) if isinstance(v, os.PathLike) else v
-                   for k, v in overrides.items() if v is not None})
-    _check({k: v for k, v in values.items() if k in _DEFAULTS}, "settings")
+    given = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in overrides.items() if v is not None}
+    _check({k: v for k, v in given.items() if k in _DEFAULTS}, "settings")
+    values.update(given)
     if values["role"] not in ("node", "hub"):
         raise ValueError(f"role must be 'node' or 'hub', not {values['role']!r}")
     return Settings(values)

@@ -450,22 +450,16 @@ def drain_jobs(data_dir: Path, worker: Server, seconds: int) -> dict:
     """The registered documents' text extraction (a child process per PDF, vanban/pdftext.py), measured on the
     job worker for up to `seconds`; what is left then is removed, so the next run starts with an empty queue."""
     start_count, started = queued_jobs(data_dir), time.monotonic()
-    cpu0 = _process_cpu(worker.proc.pid)
+    cpu0 = worker.cpu_seconds()
     while queued_jobs(data_dir) and time.monotonic() - started < seconds:
         time.sleep(1)
     elapsed, left = time.monotonic() - started, queued_jobs(data_dir)
     done = start_count - left
-    cpu = _process_cpu(worker.proc.pid) - cpu0
+    cpu = worker.cpu_seconds() - cpu0
     if left:
         purge_jobs(data_dir)
     return {"queued": start_count, "done": done, "seconds": elapsed, "left": left,
             "per_second": done / elapsed if elapsed else 0.0, "cpu_ms": 1000 * cpu / max(done, 1)}
-
-
-def _process_cpu(pid: int) -> float:
-    """CPU seconds of a process and its reaped children (the extraction children)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def _count_documents(db: Path) -> int:

@@ -23,6 +23,7 @@ from datetime import datetime
 
 from prometheus_client.core import GaugeMetricFamily
 
+from ..models import database
 from ..models.exchange import HubAgency, HubDailyFigure, HubMessage
 from .daily_xml import FIELDS as REPORTED
 from .hub import LEVELS
@@ -248,14 +249,13 @@ class HubQueueCollector:
 def hub_queue(now: datetime) -> dict[str, tuple[int, float]]:
     """{server: (messages waiting, age in seconds of the oldest)} for every server of the directory."""
     out = {a.node: (0, 0.0) for a in HubAgency.select(HubAgency.node).where(HubAgency.active == True)}  # noqa: E712
-    rows = HubMessage._meta.database.execute_sql(
+    rows = database.execute_sql(
         "SELECT a.node, m.state, count(*), min(m.received_at) FROM hub_message m "
         "LEFT JOIN hub_agency a ON a.code = m.recipient WHERE m.state IN ('queued', 'upstream') "
         "GROUP BY a.node, m.state").fetchall()
     naive_now = now.replace(tzinfo=None)  # received_at is the clock's naive local time (hub.store)
     for node, state, n, oldest in rows:
         name = "upstream" if state == "upstream" else node or "unknown"
-        first = oldest if isinstance(oldest, datetime) else datetime.fromisoformat(str(oldest))
         was_n, was_age = out.get(name, (0, 0.0))
-        out[name] = (was_n + n, max(was_age, (naive_now - first).total_seconds()))
+        out[name] = (was_n + n, max(was_age, (naive_now - datetime.fromisoformat(oldest)).total_seconds()))
     return out
